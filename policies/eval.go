@@ -1,0 +1,446 @@
+package policies
+
+import (
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/cel-go/common/types"
+)
+
+// Check decides every input. now() is read once and shared by all inputs, as Cerbos does
+// within one API call. It is safe to call concurrently.
+func (s *Set) Check(inputs []Input) []Output {
+	now := s.now()
+	outs := make([]Output, len(inputs))
+	for i := range inputs {
+		s.CheckOne(&inputs[i], now, &outs[i])
+	}
+	return outs
+}
+
+func (s *Set) now() time.Time {
+	if s.cfg.Now != nil {
+		return s.cfg.Now()
+	}
+	return time.Now()
+}
+
+// Now reads the set's clock; callers pass it to CheckOne so a batch shares one instant.
+func (s *Set) Now() time.Time { return s.now() }
+
+// CheckOne decides one input at the instant now and writes the answer into out.
+// The input must be valid (see Input.Validate); an invalid input is denied.
+func (s *Set) CheckOne(in *Input, now time.Time, out *Output) {
+	*out = Output{RequestID: in.RequestID, ResourceID: in.Resource.ID}
+	if err := in.Validate(); err != nil {
+		out.Actions = make([]ActionResult, 0, len(in.Actions))
+		for _, a := range in.Actions {
+			out.Actions = append(out.Actions, ActionResult{Action: a, Effect: EffectDeny, Policy: NoMatch})
+		}
+		return
+	}
+	rs := newRequestState(s, in, now)
+	d := s.newDecider(rs)
+	if d.schemaCheck(out) {
+		d.decideAll(out)
+	}
+	out.Outputs = rs.outputs
+	out.EvaluationErrors = sortedErrors(rs.evalErrors)
+	if len(rs.effectiveDerived) > 0 {
+		out.EffectiveDerivedRoles = make([]string, 0, len(rs.effectiveDerived))
+		for r := range rs.effectiveDerived {
+			out.EffectiveDerivedRoles = append(out.EffectiveDerivedRoles, r)
+		}
+		sort.Strings(out.EffectiveDerivedRoles)
+	}
+}
+
+// decider holds what is fixed for one input: versions, scope chains and role sets.
+type decider struct {
+	s           *Set
+	rs          *requestState
+	kind        string // sanitised resource kind
+	principalID string // sanitised principal id
+	pv, rv      string
+	rscope      string
+	pchain      []string
+	rchain      []string
+	resourceKey string // reported for resource-family decisions
+	principKey  string // reported for principal-family decisions
+	roleSets    [][]string
+}
+
+func trimScope(s string) string { return strings.TrimPrefix(s, ".") }
+
+func (s *Set) requestScope(scope string) string {
+	if scope == "" {
+		return s.cfg.DefaultScope
+	}
+	return trimScope(scope)
+}
+
+func (s *Set) newDecider(rs *requestState) *decider {
+	in := rs.in
+	d := &decider{
+		s:           s,
+		rs:          rs,
+		kind:        sanitizeName(in.Resource.Kind),
+		principalID: sanitizeName(in.Principal.ID),
+		pv:          orDefault(in.Principal.PolicyVersion, s.cfg.defaultVersion()),
+		rv:          orDefault(in.Resource.PolicyVersion, s.cfg.defaultVersion()),
+		rscope:      s.requestScope(in.Resource.Scope),
+	}
+	d.pchain = s.scopeChain(s.principalScopes, s.requestScope(in.Principal.Scope))
+	d.rchain = s.scopeChain(s.resourceScopes, d.rscope)
+	if len(d.pchain) > 0 {
+		d.principKey = principalKey(in.Principal.ID, d.pv, d.pchain[0])
+	}
+	d.expandRoles()
+	d.resourceKey = NoMatch
+	if d.anyResourcePolicy() {
+		d.resourceKey = resourceKey(in.Resource.Kind, d.rv, d.rchain[0])
+	}
+	return d
+}
+
+// anyResourcePolicy reports whether some scope of the resource chain has a resource policy
+// for the kind and version, or a role policy for one of the principal's roles. Only then
+// is a default deny attributed to the resource policy key rather than NO_MATCH.
+func (d *decider) anyResourcePolicy() bool {
+	for _, scope := range d.rchain {
+		if d.s.resources[policyID{d.kind, d.rv, scope}] != nil {
+			return true
+		}
+		for _, role := range d.rs.activationRoles {
+			if d.s.roles[policyID{role, d.rv, scope}] != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// scopeChain lists the scopes to search, most specific first. With strict scope search the
+// requested scope itself must hold a policy of the family, or the family is skipped.
+func (s *Set) scopeChain(exists map[string]bool, scope string) []string {
+	if !exists[scope] && !s.cfg.LenientScopeSearch {
+		return nil
+	}
+	var chain []string
+	if exists[scope] {
+		chain = append(chain, scope)
+	}
+	for _, anc := range parentScopes(scope) {
+		if exists[anc] {
+			chain = append(chain, anc)
+		}
+	}
+	return chain
+}
+
+// expandRoles computes, for each principal role, the role and its role-policy parents
+// (recursively, among role policies of the request's resource scope), and the union of all
+// of them, which derived roles are activated against.
+func (d *decider) expandRoles() {
+	seenAll := map[string]bool{}
+	for _, role := range d.rs.in.Principal.Roles {
+		set := []string{role}
+		seen := map[string]bool{role: true}
+		for i := 0; i < len(set); i++ {
+			rp := d.s.roles[policyID{set[i], d.rv, d.rscope}]
+			if rp == nil {
+				continue
+			}
+			for _, parent := range rp.parents {
+				if !seen[parent] {
+					seen[parent] = true
+					set = append(set, parent)
+				}
+			}
+		}
+		d.roleSets = append(d.roleSets, set)
+		for _, r := range set {
+			if !seenAll[r] {
+				seenAll[r] = true
+				d.rs.activationRoles = append(d.rs.activationRoles, r)
+			}
+		}
+	}
+}
+
+func (d *decider) decideAll(out *Output) {
+	out.Actions = make([]ActionResult, 0, len(d.rs.in.Actions))
+	for _, action := range d.rs.in.Actions {
+		out.Actions = append(out.Actions, d.decide(action))
+	}
+}
+
+// decide applies principal policies first (their ALLOW or DENY is final), then resource
+// and role policies role by role, where the first role that ends in ALLOW wins.
+func (d *decider) decide(action string) ActionResult {
+	if len(d.pchain) > 0 {
+		if eff, scope := d.principalDecision(action); eff != EffectNoMatch {
+			return ActionResult{Action: action, Effect: eff, Policy: d.principKey, Scope: scope}
+		}
+	}
+	if len(d.rchain) == 0 {
+		return ActionResult{Action: action, Effect: EffectDeny, Policy: NoMatch}
+	}
+	result := ActionResult{Action: action, Effect: EffectNoMatch}
+	for _, roleSet := range d.roleSets {
+		eff, policy, scope := d.resourceDecision(action, roleSet)
+		if eff == EffectNoMatch {
+			continue
+		}
+		if result.Effect == EffectNoMatch || eff == EffectAllow {
+			result.Effect, result.Policy, result.Scope = eff, policy, scope
+		}
+		if eff == EffectAllow {
+			break
+		}
+	}
+	if result.Effect == EffectNoMatch {
+		result.Effect, result.Policy, result.Scope = EffectDeny, d.resourceKey, ""
+	}
+	return result
+}
+
+// principalDecision walks the principal scope chain. Rules are selected by the resource's
+// policy version, as Cerbos does.
+func (d *decider) principalDecision(action string) (Effect, string) {
+	for _, scope := range d.pchain {
+		pp := d.s.principals[policyID{d.principalID, d.rv, scope}]
+		if pp == nil {
+			continue
+		}
+		hasAllow := false
+		for _, r := range pp.rules {
+			if !r.resources.match(d.kind) || !r.actions.match(action) {
+				continue
+			}
+			holds, failed := d.evalRule(r, action, d.rs.frame(r.env, nil))
+			if failed || (holds && r.effect == EffectDeny) {
+				return EffectDeny, scope
+			}
+			hasAllow = hasAllow || holds
+		}
+		if hasAllow && pp.perms != ScopePermissionsRequireParentalConsent {
+			return EffectAllow, scope
+		}
+	}
+	return EffectNoMatch, ""
+}
+
+// resourceDecision walks the resource scope chain for one principal role (with its parent
+// roles): role-policy restrictions first, then the resource policy's rules.
+func (d *decider) resourceDecision(action string, roleSet []string) (Effect, string, string) {
+	for _, scope := range d.rchain {
+		for _, role := range roleSet {
+			if rp := d.s.roles[policyID{role, d.rv, scope}]; rp != nil && d.roleDenies(rp, action) {
+				return EffectDeny, rp.key, scope
+			}
+		}
+		rp := d.s.resources[policyID{d.kind, d.rv, scope}]
+		if rp == nil {
+			continue
+		}
+		rt := d.visit(rp)
+		hasAllow := false
+		for _, r := range rp.rules {
+			if !r.actions.match(action) {
+				continue
+			}
+			applies, failed := d.ruleApplies(r, roleSet)
+			if failed {
+				return EffectDeny, d.resourceKey, scope
+			}
+			if !applies {
+				continue
+			}
+			holds, failed := d.evalRule(r, action, d.rs.frame(r.env, rt))
+			if failed || (holds && r.effect == EffectDeny) {
+				return EffectDeny, d.resourceKey, scope
+			}
+			hasAllow = hasAllow || holds
+		}
+		if hasAllow && rp.perms != ScopePermissionsRequireParentalConsent {
+			return EffectAllow, d.resourceKey, scope
+		}
+	}
+	return EffectNoMatch, "", ""
+}
+
+// ruleApplies reports whether a resource rule applies to a role set: by static role, or by
+// a derived role that is active and whose parent roles include one of the set. failed is
+// true when, under strict evaluation, a derived role it depends on failed to evaluate.
+func (d *decider) ruleApplies(r *rule, roleSet []string) (applies, failed bool) {
+	if r.roles != nil && r.roles.matchAny(roleSet) {
+		return true, false
+	}
+	for _, dr := range r.derived {
+		if !dr.parents.matchAny(roleSet) {
+			continue
+		}
+		switch d.derivedStatus(dr) {
+		case derivedActive:
+			return true, false
+		case derivedError:
+			if d.rs.strict {
+				return false, true
+			}
+		}
+	}
+	return false, false
+}
+
+// roleDenies applies a role policy as an allow-list for the action on this resource kind.
+func (d *decider) roleDenies(rp *rolePolicy, action string) bool {
+	kindMatched, actionMatched := false, false
+	for _, rr := range rp.rules {
+		if !rr.resources.match(d.kind) {
+			continue
+		}
+		kindMatched = true
+		if !rr.actions.match(action) {
+			continue
+		}
+		actionMatched = true
+		holds := true
+		if rr.cond != nil {
+			var failed bool
+			holds, failed = d.evalCond(rr.cond, d.rs.frame(rr.env, nil))
+			if failed {
+				return true
+			}
+		}
+		d.emitOutput(rr.src, action, rr.output, holds, d.rs.frame(rr.env, nil))
+		if !holds {
+			return true
+		}
+	}
+	return !kindMatched || !actionMatched
+}
+
+// visit records that evaluation reached a resource policy's scope: its referenced derived
+// roles are evaluated (once per request) and the active ones become effective.
+func (d *decider) visit(rp *resourcePolicy) *runtimeState {
+	rt := &runtimeState{}
+	for _, dr := range rp.derived {
+		if d.derivedStatus(dr) == derivedActive {
+			rt.names = append(rt.names, dr.name)
+			if d.rs.effectiveDerived == nil {
+				d.rs.effectiveDerived = map[string]bool{}
+			}
+			d.rs.effectiveDerived[dr.name] = true
+		}
+	}
+	sort.Strings(rt.names)
+	return rt
+}
+
+func (d *decider) derivedStatus(dr *derivedRole) derivedStatus {
+	if st, ok := d.rs.derived[dr.id]; ok {
+		return st
+	}
+	st := derivedInactive
+	if dr.parents.matchAny(d.rs.activationRoles) {
+		holds, failed := true, false
+		if dr.cond != nil {
+			holds, failed = d.evalCond(dr.cond, d.rs.frame(dr.env, nil))
+		}
+		switch {
+		case failed:
+			st = derivedError
+		case holds:
+			st = derivedActive
+		}
+	}
+	if d.rs.derived == nil {
+		d.rs.derived = map[int]derivedStatus{}
+	}
+	d.rs.derived[dr.id] = st
+	return st
+}
+
+// evalRule evaluates a rule's condition (negated for parental-consent rules) and emits its
+// output. failed is true when strict evaluation turns an error into a denial.
+func (d *decider) evalRule(r *rule, action string, act *activation) (holds, failed bool) {
+	holds = true
+	if r.cond != nil {
+		holds, failed = d.evalCond(r.cond, act)
+		if failed {
+			return false, true
+		}
+		if r.negate {
+			holds = !holds
+		}
+	}
+	d.emitOutput(r.src, action, r.output, holds, act)
+	return holds, false
+}
+
+// evalCond evaluates a condition tree. A leaf that errors counts as false; under strict
+// evaluation the error fails the whole condition instead (failed = true).
+func (d *decider) evalCond(n *condNode, act *activation) (holds, failed bool) {
+	switch n.op {
+	case condExpr:
+		v := d.rs.evalProgram(n.prog, act)
+		if types.IsError(v) {
+			return false, d.rs.strict
+		}
+		b, ok := v.(types.Bool)
+		return ok && bool(b), false
+	case condAll:
+		for _, c := range n.nodes {
+			if h, f := d.evalCond(c, act); f || !h {
+				return false, f
+			}
+		}
+		return true, false
+	case condAny:
+		for _, c := range n.nodes {
+			if h, f := d.evalCond(c, act); f || h {
+				return h && !f, f
+			}
+		}
+		return false, false
+	default: // condNone
+		for _, c := range n.nodes {
+			if h, f := d.evalCond(c, act); f || h {
+				return false, f
+			}
+		}
+		return true, false
+	}
+}
+
+func (d *decider) emitOutput(src, action string, o *outputExprs, holds bool, act *activation) {
+	if o == nil {
+		return
+	}
+	p := o.notMet
+	if holds {
+		p = o.activated
+	}
+	if p == nil {
+		return
+	}
+	entry := OutputEntry{Src: src, Action: action}
+	v, _, err := p.prg.Eval(act)
+	if err == nil {
+		entry.Val, err = outputValue(v)
+	}
+	if err != nil {
+		entry.Error = err.Error()
+		d.rs.recordError(p.src, err)
+	}
+	d.rs.outputs = append(d.rs.outputs, entry)
+}

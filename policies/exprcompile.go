@@ -1,0 +1,140 @@
+package policies
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/checker"
+	"github.com/google/cel-go/common/ast"
+	"github.com/google/cel-go/common/types"
+	"gopkg.in/yaml.v3"
+)
+
+// Expression limits: a policy expression is a few lines; these bound hostile input.
+const (
+	maxExprSize  = 32 << 10
+	maxExprNodes = 10000
+	// maxEvalCost bounds one expression's evaluation (comprehensions over large attributes).
+	maxEvalCost = 1_000_000
+)
+
+// exprCompiler compiles the expressions of one policy file.
+type exprCompiler struct {
+	env   *env
+	probs *problems
+	file  string
+}
+
+// refs lists the V/C names an expression uses.
+type refs struct {
+	vars   []string
+	consts []string
+}
+
+// compile parses and type-checks e and builds its program. It returns nil if the
+// expression is invalid, after reporting every issue at its place in the file.
+func (c *exprCompiler) compile(e *Expr) (*program, *refs) {
+	checked, iss := c.env.cel.Compile(e.Src)
+	if iss != nil && iss.Err() != nil {
+		for _, ce := range iss.Errors() {
+			c.probs.add(ErrCompile, c.file, c.rebase(e, ce.Location.Line(), ce.Location.Column()),
+				"invalid expression `%s`: %s", oneLine(e.Src), ce.Message)
+		}
+		return nil, nil
+	}
+	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
+	if cost, err := c.env.cel.EstimateCost(checked, unboundedSizes{}); err != nil || cost.Max > maxEvalCost {
+		// Only expressions whose cost depends on input sizes pay for run-time cost tracking.
+		opts = append(opts, cel.CostLimit(maxEvalCost))
+	}
+	prg, err := c.env.cel.Program(checked, opts...)
+	if err != nil {
+		c.probs.add(ErrCompile, c.file, e.Pos, "invalid expression `%s`: %v", oneLine(e.Src), err)
+		return nil, nil
+	}
+	return &program{src: e.Src, prg: prg}, namespaceRefs(checked.NativeRep())
+}
+
+// rebase turns a CEL location (1-based line, 0-based column within the expression) into
+// a position in the policy file.
+func (c *exprCompiler) rebase(e *Expr, line, col int) Position {
+	p := e.Pos
+	if line <= 0 {
+		return p
+	}
+	if e.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		p.Line += line - 1
+		p.Column += col
+		return p
+	}
+	if line == 1 {
+		p.Column += col
+	}
+	return p
+}
+
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " …"
+	}
+	return s
+}
+
+// namespaceRefs finds every V.x / variables.x and C.x / constants.x in an expression,
+// including optional selections (V.?x).
+func namespaceRefs(a *ast.AST) *refs {
+	r := &refs{}
+	add := func(ns, name string) {
+		switch ns {
+		case "V", "variables":
+			r.vars = append(r.vars, name)
+		case "C", "constants":
+			r.consts = append(r.consts, name)
+		}
+	}
+	ast.PostOrderVisit(a.Expr(), ast.NewExprVisitor(func(e ast.Expr) {
+		switch e.Kind() {
+		case ast.SelectKind:
+			sel := e.AsSelect()
+			if sel.Operand().Kind() == ast.IdentKind {
+				add(sel.Operand().AsIdent(), sel.FieldName())
+			}
+		case ast.CallKind:
+			call := e.AsCall()
+			args := call.Args()
+			if call.FunctionName() == "_?._" && len(args) == 2 && args[0].Kind() == ast.IdentKind && args[1].Kind() == ast.LiteralKind {
+				if s, ok := args[1].AsLiteral().(types.String); ok {
+					add(args[0].AsIdent(), string(s))
+				}
+			}
+		}
+	}))
+	r.vars = dedupSorted(r.vars)
+	r.consts = dedupSorted(r.consts)
+	return r
+}
+
+func dedupSorted(s []string) []string {
+	if len(s) < 2 {
+		return s
+	}
+	sort.Strings(s)
+	out := s[:1]
+	for _, x := range s[1:] {
+		if x != out[len(out)-1] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// unboundedSizes tells the cost estimator nothing about input sizes, so any expression
+// that iterates over request data gets an unbounded estimate and run-time cost tracking.
+type unboundedSizes struct{}
+
+func (unboundedSizes) EstimateSize(checker.AstNode) *checker.SizeEstimate { return nil }
+func (unboundedSizes) EstimateCallCost(string, string, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
+	return nil
+}

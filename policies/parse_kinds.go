@@ -1,0 +1,481 @@
+package policies
+
+import (
+	"fmt"
+
+	"gopkg.in/yaml.v3"
+)
+
+func (r *policyReader) resourcePolicy(n *yaml.Node, path string) *ResourcePolicy {
+	fs, ok := r.fields(n, path)
+	if !ok {
+		return nil
+	}
+	rp := &ResourcePolicy{Pos: nodePos(resolve(n), path)}
+	for _, f := range fs {
+		switch f.name {
+		case "resource", "version":
+			// read below with required checks
+		case "scope":
+			rp.Scope = r.scopeField(f)
+		case "scopePermissions":
+			rp.ScopePermissions = r.scopePermissions(f.val, f.path)
+		case "importDerivedRoles":
+			rp.ImportDerivedRoles = r.refs(f.val, f.path)
+		case "constants":
+			rp.Constants = r.constants(f.val, f.path)
+		case "variables":
+			rp.Variables = r.variables(f.val, f.path)
+		case "schemas":
+			rp.Schemas = r.schemas(f.val, f.path)
+		case "rules":
+			for i, item := range r.seq(f.val, f.path) {
+				if rule := r.resourceRule(item, fmt.Sprintf("%s[%d]", f.path, i)); rule != nil {
+					rp.Rules = append(rp.Rules, rule)
+					if rule.Name == "" {
+						rule.Name = fmt.Sprintf("rule-%03d", i+1)
+					}
+				}
+			}
+		default:
+			r.unknownField(f)
+		}
+	}
+	var kn *yaml.Node
+	rp.Resource, kn = r.requiredString(fs, n, path, "resource")
+	r.checkNoGlob(kn, path+".resource", rp.Resource)
+	rp.Version, kn = r.requiredString(fs, n, path, "version")
+	if rp.Version != "" {
+		r.checkPattern(kn, path+".version", rp.Version, versionPattern)
+	}
+	r.checkDuplicateRuleNames(rp.Rules, path)
+	return rp
+}
+
+func (r *policyReader) checkDuplicateRuleNames(rules []*ResourceRule, path string) {
+	first := map[string]int{}
+	for i, rule := range rules {
+		if j, dup := first[rule.Name]; dup {
+			r.probs.add(ErrValidation, r.file, Position{Line: rule.Pos.Line, Column: rule.Pos.Column, Path: fmt.Sprintf("%s.rules[%d]", path, i)},
+				"duplicate rule name %q: rule #%d has the same name as rule #%d defined at %s", rule.Name, i+1, j+1, rules[j].Pos)
+			continue
+		}
+		first[rule.Name] = i
+	}
+}
+
+func (r *policyReader) resourceRule(n *yaml.Node, path string) *ResourceRule {
+	fs, ok := r.fields(n, path)
+	if !ok {
+		return nil
+	}
+	rule := &ResourceRule{Pos: nodePos(resolve(n), path)}
+	hasEffect := false
+	for _, f := range fs {
+		switch f.name {
+		case "name":
+			rule.Name, _ = r.str(f.val, f.path)
+			r.checkPattern(f.key, f.path, rule.Name, ruleNamePattern)
+		case "actions":
+			var nodes []*yaml.Node
+			rule.Actions, nodes = r.strList(f.val, f.path)
+			r.nonEmptyUnique(rule.Actions, nodes, f.key, f.path, true)
+		case "effect":
+			hasEffect = true
+			rule.Effect = r.effect(f.val, f.path)
+		case "roles":
+			var nodes []*yaml.Node
+			rule.Roles, nodes = r.strList(f.val, f.path)
+			r.nonEmptyUnique(rule.Roles, nodes, f.key, f.path, false)
+		case "derivedRoles":
+			rule.DerivedRoles = r.refs(f.val, f.path)
+		case "condition":
+			rule.Condition = r.condition(f.val, f.path)
+		case "output":
+			rule.Output = r.output(f.val, f.path)
+		default:
+			r.unknownField(f)
+		}
+	}
+	if rule.Actions == nil {
+		r.validationError(resolve(n), path+".actions", "value must contain at least 1 item(s)")
+	}
+	if !hasEffect {
+		r.validationError(resolve(n), path+".effect", "value is required")
+	}
+	if len(rule.Roles) == 0 && len(rule.DerivedRoles) == 0 {
+		r.validationError(resolve(n), path, "at least one of roles or derivedRoles must be specified")
+	}
+	return rule
+}
+
+func (r *policyReader) schemas(n *yaml.Node, path string) *Schemas {
+	if isNull(n) {
+		return nil
+	}
+	fs, ok := r.fields(n, path)
+	if !ok {
+		return nil
+	}
+	s := &Schemas{}
+	for _, f := range fs {
+		switch f.name {
+		case "principalSchema":
+			s.Principal = r.schemaRef(f.val, f.path)
+		case "resourceSchema":
+			s.Resource = r.schemaRef(f.val, f.path)
+		default:
+			r.unknownField(f)
+		}
+	}
+	return s
+}
+
+func (r *policyReader) schemaRef(n *yaml.Node, path string) *SchemaRef {
+	if isNull(n) {
+		return nil
+	}
+	fs, ok := r.fields(n, path)
+	if !ok {
+		return nil
+	}
+	ref := &SchemaRef{Pos: nodePos(resolve(n), path)}
+	for _, f := range fs {
+		switch f.name {
+		case "ref":
+		case "ignoreWhen":
+			ifs, _ := r.fields(f.val, f.path)
+			for _, inf := range ifs {
+				if inf.name != "actions" {
+					r.unknownField(inf)
+					continue
+				}
+				var nodes []*yaml.Node
+				ref.IgnoreWhenActions, nodes = r.strList(inf.val, inf.path)
+				r.nonEmptyUnique(ref.IgnoreWhenActions, nodes, inf.key, inf.path, true)
+			}
+		default:
+			r.unknownField(f)
+		}
+	}
+	ref.Ref, _ = r.requiredString(fs, n, path, "ref")
+	return ref
+}
+
+func (r *policyReader) principalPolicy(n *yaml.Node, path string) *PrincipalPolicy {
+	fs, ok := r.fields(n, path)
+	if !ok {
+		return nil
+	}
+	pp := &PrincipalPolicy{Pos: nodePos(resolve(n), path)}
+	for _, f := range fs {
+		switch f.name {
+		case "principal", "version":
+		case "scope":
+			pp.Scope = r.scopeField(f)
+		case "scopePermissions":
+			pp.ScopePermissions = r.scopePermissions(f.val, f.path)
+		case "constants":
+			pp.Constants = r.constants(f.val, f.path)
+		case "variables":
+			pp.Variables = r.variables(f.val, f.path)
+		case "rules":
+			seen := map[string]int{}
+			for i, item := range r.seq(f.val, f.path) {
+				ipath := fmt.Sprintf("%s[%d]", f.path, i)
+				rule := r.principalRule(item, ipath)
+				if rule == nil {
+					continue
+				}
+				if j, dup := seen[rule.Resource]; dup {
+					r.errorAt(ErrValidation, resolve(item), ipath, "duplicate rules for resource %q: rule #%d has the same resource as rule #%d", rule.Resource, i+1, j+1)
+				}
+				seen[rule.Resource] = i
+				pp.Rules = append(pp.Rules, rule)
+			}
+		default:
+			r.unknownField(f)
+		}
+	}
+	var kn *yaml.Node
+	pp.Principal, kn = r.requiredString(fs, n, path, "principal")
+	r.checkNoGlob(kn, path+".principal", pp.Principal)
+	pp.Version, kn = r.requiredString(fs, n, path, "version")
+	if pp.Version != "" {
+		r.checkPattern(kn, path+".version", pp.Version, versionPattern)
+	}
+	return pp
+}
+
+func (r *policyReader) principalRule(n *yaml.Node, path string) *PrincipalRule {
+	fs, ok := r.fields(n, path)
+	if !ok {
+		return nil
+	}
+	rule := &PrincipalRule{Pos: nodePos(resolve(n), path)}
+	rule.Resource, _ = r.requiredString(fs, n, path, "resource")
+	for _, f := range fs {
+		switch f.name {
+		case "resource":
+		case "actions":
+			names := map[string]int{}
+			for i, item := range r.seq(f.val, f.path) {
+				ipath := fmt.Sprintf("%s[%d]", f.path, i)
+				a := r.principalAction(item, ipath)
+				if a == nil {
+					continue
+				}
+				if a.Name != "" {
+					if j, dup := names[a.Name]; dup {
+						r.errorAt(ErrValidation, resolve(item), ipath,
+							"duplicate action rule name %q: action rule #%d for resource %q has the same name as action rule #%d defined at %s",
+							a.Name, i+1, rule.Resource, j+1, rule.Actions[j].Pos)
+					} else {
+						names[a.Name] = len(rule.Actions)
+					}
+				}
+				rule.Actions = append(rule.Actions, a)
+			}
+		default:
+			r.unknownField(f)
+		}
+	}
+	if len(rule.Actions) == 0 {
+		r.validationError(resolve(n), path+".actions", "value must contain at least 1 item(s)")
+	}
+	for i, a := range rule.Actions {
+		if a.Name == "" {
+			a.Name = fmt.Sprintf("%s_rule-%03d", rule.Resource, i+1)
+		}
+	}
+	return rule
+}
+
+func (r *policyReader) principalAction(n *yaml.Node, path string) *PrincipalAction {
+	fs, ok := r.fields(n, path)
+	if !ok {
+		return nil
+	}
+	a := &PrincipalAction{Pos: nodePos(resolve(n), path)}
+	hasEffect := false
+	for _, f := range fs {
+		switch f.name {
+		case "action":
+		case "effect":
+			hasEffect = true
+			a.Effect = r.effect(f.val, f.path)
+		case "name":
+			a.Name, _ = r.str(f.val, f.path)
+			r.checkPattern(f.key, f.path, a.Name, ruleNamePattern)
+		case "condition":
+			a.Condition = r.condition(f.val, f.path)
+		case "output":
+			a.Output = r.output(f.val, f.path)
+		default:
+			r.unknownField(f)
+		}
+	}
+	a.Action, _ = r.requiredString(fs, n, path, "action")
+	if !hasEffect {
+		r.validationError(resolve(n), path+".effect", "value is required")
+	}
+	return a
+}
+
+func (r *policyReader) rolePolicy(n *yaml.Node, path string) *RolePolicy {
+	fs, ok := r.fields(n, path)
+	if !ok {
+		return nil
+	}
+	rp := &RolePolicy{Pos: nodePos(resolve(n), path)}
+	for _, f := range fs {
+		switch f.name {
+		case "role":
+		case "version":
+			rp.Version, _ = r.str(f.val, f.path)
+			r.checkPattern(f.key, f.path, rp.Version, rolePolicyVersion)
+		case "scope":
+			rp.Scope = r.scopeField(f)
+		case "scopePermissions":
+			rp.ScopePermissions = r.scopePermissions(f.val, f.path)
+			if rp.ScopePermissions == ScopePermissionsOverrideParent {
+				r.validationError(f.key, f.path, "role policies only support SCOPE_PERMISSIONS_REQUIRE_PARENTAL_CONSENT_FOR_ALLOWS")
+			}
+		case "parentRoles":
+			var nodes []*yaml.Node
+			rp.ParentRoles, nodes = r.strList(f.val, f.path)
+			r.nonEmptyUnique(rp.ParentRoles, nodes, f.key, f.path, false)
+		case "constants":
+			rp.Constants = r.constants(f.val, f.path)
+		case "variables":
+			rp.Variables = r.variables(f.val, f.path)
+		case "rules":
+			for i, item := range r.seq(f.val, f.path) {
+				if rule := r.roleRule(item, fmt.Sprintf("%s[%d]", f.path, i)); rule != nil {
+					rp.Rules = append(rp.Rules, rule)
+				}
+			}
+		default:
+			r.unknownField(f)
+		}
+	}
+	var kn *yaml.Node
+	rp.Role, kn = r.requiredString(fs, n, path, "role")
+	r.checkNoGlob(kn, path+".role", rp.Role)
+	if rp.Version == "" {
+		rp.Version = "default"
+	}
+	return rp
+}
+
+func (r *policyReader) roleRule(n *yaml.Node, path string) *RoleRule {
+	fs, ok := r.fields(n, path)
+	if !ok {
+		return nil
+	}
+	rule := &RoleRule{Pos: nodePos(resolve(n), path)}
+	for _, f := range fs {
+		switch f.name {
+		case "resource":
+		case "allowActions":
+			var nodes []*yaml.Node
+			rule.AllowActions, nodes = r.strList(f.val, f.path)
+			r.nonEmptyUnique(rule.AllowActions, nodes, f.key, f.path, true)
+		case "name":
+			rule.Name, _ = r.str(f.val, f.path)
+			r.checkPattern(f.key, f.path, rule.Name, ruleNamePattern)
+		case "condition":
+			rule.Condition = r.condition(f.val, f.path)
+		case "output":
+			rule.Output = r.output(f.val, f.path)
+		default:
+			r.unknownField(f)
+		}
+	}
+	rule.Resource, _ = r.requiredString(fs, n, path, "resource")
+	if rule.AllowActions == nil {
+		r.validationError(resolve(n), path+".allowActions", "value must contain at least 1 item(s)")
+	}
+	return rule
+}
+
+func (r *policyReader) derivedRoles(n *yaml.Node, path string) *DerivedRoles {
+	fs, ok := r.fields(n, path)
+	if !ok {
+		return nil
+	}
+	dr := &DerivedRoles{Pos: nodePos(resolve(n), path)}
+	for _, f := range fs {
+		switch f.name {
+		case "name":
+		case "constants":
+			dr.Constants = r.constants(f.val, f.path)
+		case "variables":
+			dr.Variables = r.variables(f.val, f.path)
+		case "definitions":
+			names := map[string]int{}
+			for i, item := range r.seq(f.val, f.path) {
+				ipath := fmt.Sprintf("%s[%d]", f.path, i)
+				def := r.roleDef(item, ipath)
+				if def == nil {
+					continue
+				}
+				if j, dup := names[def.Name]; dup {
+					r.errorAt(ErrValidation, resolve(item), ipath,
+						"duplicate derived role definition %q: definition #%d has the same name as definition #%d at %s",
+						def.Name, i+1, j+1, dr.Definitions[j].Pos)
+				} else {
+					names[def.Name] = len(dr.Definitions)
+				}
+				dr.Definitions = append(dr.Definitions, def)
+			}
+		default:
+			r.unknownField(f)
+		}
+	}
+	var kn *yaml.Node
+	dr.Name, kn = r.requiredString(fs, n, path, "name")
+	if dr.Name != "" {
+		r.checkPattern(kn, path+".name", dr.Name, refNamePattern)
+	}
+	if len(dr.Definitions) == 0 {
+		r.validationError(resolve(n), path+".definitions", "value is required")
+	}
+	return dr
+}
+
+func (r *policyReader) roleDef(n *yaml.Node, path string) *RoleDef {
+	fs, ok := r.fields(n, path)
+	if !ok {
+		return nil
+	}
+	def := &RoleDef{Pos: nodePos(resolve(n), path)}
+	for _, f := range fs {
+		switch f.name {
+		case "name":
+		case "parentRoles":
+			var nodes []*yaml.Node
+			def.ParentRoles, nodes = r.strList(f.val, f.path)
+			r.nonEmptyUnique(def.ParentRoles, nodes, f.key, f.path, true)
+		case "condition":
+			def.Condition = r.condition(f.val, f.path)
+		default:
+			r.unknownField(f)
+		}
+	}
+	var kn *yaml.Node
+	def.Name, kn = r.requiredString(fs, n, path, "name")
+	if def.Name != "" {
+		r.checkPattern(kn, path+".name", def.Name, refNamePattern)
+	}
+	if def.ParentRoles == nil {
+		r.validationError(resolve(n), path+".parentRoles", "value must contain at least 1 item(s)")
+	}
+	return def
+}
+
+func (r *policyReader) exportVariables(n *yaml.Node, path string) *ExportVariables {
+	fs, ok := r.fields(n, path)
+	if !ok {
+		return nil
+	}
+	ev := &ExportVariables{Pos: nodePos(resolve(n), path)}
+	for _, f := range fs {
+		switch f.name {
+		case "name":
+		case "definitions":
+			ev.Definitions = r.namedExprs(f.val, f.path)
+		default:
+			r.unknownField(f)
+		}
+	}
+	var kn *yaml.Node
+	ev.Name, kn = r.requiredString(fs, n, path, "name")
+	if ev.Name != "" {
+		r.checkPattern(kn, path+".name", ev.Name, refNamePattern)
+	}
+	return ev
+}
+
+func (r *policyReader) exportConstants(n *yaml.Node, path string) *ExportConstants {
+	fs, ok := r.fields(n, path)
+	if !ok {
+		return nil
+	}
+	ec := &ExportConstants{Pos: nodePos(resolve(n), path)}
+	for _, f := range fs {
+		switch f.name {
+		case "name":
+		case "definitions":
+			ec.Definitions = r.namedValues(f.val, f.path)
+		default:
+			r.unknownField(f)
+		}
+	}
+	var kn *yaml.Node
+	ec.Name, kn = r.requiredString(fs, n, path, "name")
+	if ec.Name != "" {
+		r.checkPattern(kn, path+".name", ec.Name, refNamePattern)
+	}
+	return ec
+}

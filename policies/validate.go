@@ -1,0 +1,117 @@
+package policies
+
+import (
+	"fmt"
+	"regexp"
+
+	"github.com/gatehouse/gatehouse/policies/internal/schemas"
+)
+
+// Request limits, as in the Cerbos API.
+const (
+	maxIDLength = 4096
+)
+
+var requestVersionPattern = regexp.MustCompile(`^\w*$`)
+
+// Validate checks an input the way the Cerbos API validates a CheckResources request:
+// principal id and at least one unique, non-empty role; resource kind and id; at least
+// one unique, non-empty action; non-empty attribute keys; well-formed versions and scopes.
+func (in *Input) Validate() error {
+	p, r := &in.Principal, &in.Resource
+	switch {
+	case p.ID == "":
+		return fmt.Errorf("principal.id: value is required")
+	case len(p.ID) > maxIDLength:
+		return fmt.Errorf("principal.id: value is longer than %d bytes", maxIDLength)
+	case len(p.Roles) == 0:
+		return fmt.Errorf("principal.roles: value must contain at least 1 item(s)")
+	case r.Kind == "":
+		return fmt.Errorf("resource.kind: value is required")
+	case r.ID == "":
+		return fmt.Errorf("resource.id: value is required")
+	case len(in.Actions) == 0:
+		return fmt.Errorf("actions: value must contain at least 1 item(s)")
+	}
+	if err := uniqueNonEmpty("principal.roles", p.Roles); err != nil {
+		return err
+	}
+	if err := uniqueNonEmpty("actions", in.Actions); err != nil {
+		return err
+	}
+	for field, v := range map[string]string{"principal.policyVersion": p.PolicyVersion, "resource.policyVersion": r.PolicyVersion} {
+		if !requestVersionPattern.MatchString(v) {
+			return fmt.Errorf("%s: does not match regex pattern `%s`", field, requestVersionPattern)
+		}
+	}
+	for field, v := range map[string]string{"principal.scope": p.Scope, "resource.scope": r.Scope} {
+		if !scopePattern.MatchString(v) {
+			return fmt.Errorf("%s: does not match regex pattern `%s`", field, scopePattern)
+		}
+	}
+	for field, m := range map[string]map[string]any{"principal.attr": p.Attr, "resource.attr": r.Attr} {
+		if _, empty := m[""]; empty {
+			return fmt.Errorf("%s: keys must not be empty", field)
+		}
+	}
+	return nil
+}
+
+func uniqueNonEmpty(field string, list []string) error {
+	seen := make(map[string]bool, len(list))
+	for i, s := range list {
+		if s == "" {
+			return fmt.Errorf("%s[%d]: value length must be at least 1 characters", field, i)
+		}
+		if seen[s] {
+			return fmt.Errorf("%s: repeated value must contain unique items", field)
+		}
+		seen[s] = true
+	}
+	return nil
+}
+
+// schemaCheck validates attributes against the schemas of the resource policy that the
+// request's scope resolves to (which are those of the root-scoped policy of that kind and
+// version). It returns false when enforcement is reject and validation failed: every
+// action is then denied without evaluating rules.
+func (d *decider) schemaCheck(out *Output) bool {
+	enf := d.s.cfg.SchemaEnforcement
+	if enf == SchemaEnforcementNone || len(d.rchain) == 0 {
+		return true
+	}
+	rp := d.s.resources[policyID{d.kind, d.rv, d.rchain[0]}]
+	if rp == nil {
+		return true
+	}
+	in := d.rs.in
+	var errs []ValidationError
+	check := func(sc *schemaCheck, attrs map[string]any, src schemas.Source) {
+		if sc == nil || sc.schema == nil || (sc.ignore != nil && allMatch(sc.ignore, in.Actions)) {
+			return
+		}
+		for _, e := range sc.schema.Validate(attrs, src) {
+			errs = append(errs, ValidationError{Path: e.Path, Message: e.Message, Source: e.Source.String()})
+		}
+	}
+	check(rp.principalSchema, in.Principal.Attr, schemas.SourcePrincipal)
+	check(rp.resourceSchema, in.Resource.Attr, schemas.SourceResource)
+	out.ValidationErrors = errs
+	if len(errs) == 0 || enf != SchemaEnforcementReject {
+		return true
+	}
+	out.Actions = make([]ActionResult, 0, len(in.Actions))
+	for _, a := range in.Actions {
+		out.Actions = append(out.Actions, ActionResult{Action: a, Effect: EffectDeny, Policy: d.resourceKey})
+	}
+	return false
+}
+
+func allMatch(m *matcher, actions []string) bool {
+	for _, a := range actions {
+		if !m.match(a) {
+			return false
+		}
+	}
+	return true
+}
