@@ -1,5 +1,89 @@
+// Command gatehouse is an Envoy external-authorization service that decides with Cerbos
+// policies. Subcommands: check (decide CheckResources requests offline), compile
+// (validate a policy repository) and version.
 package main
 
-import _ "github.com/spf13/cobra"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
 
-func main() {}
+	"github.com/spf13/cobra"
+
+	"github.com/gatehouse/gatehouse/policies"
+)
+
+// Exit codes.
+const (
+	exitOK       = 0
+	exitFailure  = 1 // a request line or a check failed
+	exitUsage    = 2 // bad flags or arguments
+	exitPolicies = 3 // the policy repository does not load
+)
+
+// usageError marks errors in flags and arguments.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// failedError means the command ran and reported its failures itself.
+type failedError struct{ msg string }
+
+func (e failedError) Error() string { return e.msg }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes the command line and maps errors to exit codes.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := newRootCommand(stdin, stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var problems policies.ProblemList
+	var fe failedError
+	var ue usageError
+	switch {
+	case errors.As(err, &problems):
+		for _, p := range problems {
+			fmt.Fprintln(stderr, p)
+		}
+		fmt.Fprintf(stderr, "gatehouse: %d problem(s) in the policy repository\n", len(problems))
+		return exitPolicies
+	case errors.As(err, &fe):
+		fmt.Fprintln(stderr, "gatehouse:", fe.msg)
+		return exitFailure
+	case errors.As(err, &ue):
+		fmt.Fprintln(stderr, "gatehouse:", ue.err)
+		return exitUsage
+	default:
+		fmt.Fprintln(stderr, "gatehouse:", err)
+		return exitFailure
+	}
+}
+
+func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "gatehouse",
+		Short:         "Envoy external authorization with Cerbos policies",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(newCheckCommand(), newCompileCommand(), newVersionCommand())
+	return root
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatehouse/gatehouse/policies"
+)
+
+func newCompileCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "compile DIR",
+		Short: "Validate a policy repository: every problem as file:line:column: message",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			set, err := policies.LoadDir(args[0], policies.Config{})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d policies compiled\n", args[0], set.PolicyCount())
+			return nil
+		},
+	}
+}
+
+// version is set at build time with -ldflags "-X main.version=..."; otherwise the module
+// build information is used.
+var version = ""
+
+func newVersionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the gatehouse version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			v := version
+			info, ok := debug.ReadBuildInfo()
+			if v == "" && ok {
+				v = info.Main.Version
+			}
+			rev := ""
+			if ok {
+				for _, s := range info.Settings {
+					if s.Key == "vcs.revision" {
+						rev = s.Value
+					}
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "gatehouse %s", v)
+			if rev != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), " (%s)", rev)
+			}
+			fmt.Fprintln(cmd.OutOrStdout())
+		},
+	}
+}
