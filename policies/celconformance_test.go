@@ -154,5 +154,7 @@ func (s *Set) evalConditionForTest(in *Input, kind, version, scope string) (bool
 	rp := s.resources[policyID{kind, version, scope}]
 	r := rp.rules[0]
 	holds, _ := d.evalCond(r.cond, rs.frame(r.env, nil))
-	return holds, rs.evalErrors
+	errs := append([]EvaluationError(nil), rs.evalErrors...)
+	rs.release()
+	return holds, errs
 }

@@ -49,30 +49,30 @@ type structField struct {
 // structFields lists the fields of each object type, under both JSON and proto names.
 var structFields = map[string]map[string]structField{
 	typeRequest: withProtoNames(map[string]structField{
-		"principal": {principalType, func(o any) ref.Val { return o.(*requestState).principalVal }},
-		"resource":  {resourceType, func(o any) ref.Val { return o.(*requestState).resourceVal }},
-		"auxData":   {auxDataType, func(o any) ref.Val { return o.(*requestState).auxVal }},
+		"principal": {principalType, func(o any) ref.Val { return &o.(*requestState).principalObj }},
+		"resource":  {resourceType, func(o any) ref.Val { return &o.(*requestState).resourceObj }},
+		"auxData":   {auxDataType, func(o any) ref.Val { return &o.(*requestState).auxObj }},
 	}),
 	typePrincipal: withProtoNames(map[string]structField{
-		"id":            {types.StringType, func(o any) ref.Val { return o.(*principalState).id }},
-		"roles":         {types.NewListType(types.StringType), func(o any) ref.Val { return o.(*principalState).roles }},
-		"attr":          {attrMapType, func(o any) ref.Val { return o.(*principalState).attr }},
-		"policyVersion": {types.StringType, func(o any) ref.Val { return o.(*principalState).policyVersion }},
-		"scope":         {types.StringType, func(o any) ref.Val { return o.(*principalState).scope }},
+		"id":            {types.StringType, func(o any) ref.Val { return o.(*principalState).idVal() }},
+		"roles":         {types.NewListType(types.StringType), func(o any) ref.Val { return o.(*principalState).rolesVal() }},
+		"attr":          {attrMapType, func(o any) ref.Val { return o.(*principalState).attrVal() }},
+		"policyVersion": {types.StringType, func(o any) ref.Val { return o.(*principalState).versionVal() }},
+		"scope":         {types.StringType, func(o any) ref.Val { return o.(*principalState).scopeVal() }},
 	}),
 	typeResource: withProtoNames(map[string]structField{
-		"kind":          {types.StringType, func(o any) ref.Val { return o.(*resourceState).kind }},
-		"id":            {types.StringType, func(o any) ref.Val { return o.(*resourceState).id }},
-		"attr":          {attrMapType, func(o any) ref.Val { return o.(*resourceState).attr }},
-		"policyVersion": {types.StringType, func(o any) ref.Val { return o.(*resourceState).policyVersion }},
-		"scope":         {types.StringType, func(o any) ref.Val { return o.(*resourceState).scope }},
+		"kind":          {types.StringType, func(o any) ref.Val { return o.(*resourceState).kindVal() }},
+		"id":            {types.StringType, func(o any) ref.Val { return o.(*resourceState).idVal() }},
+		"attr":          {attrMapType, func(o any) ref.Val { return o.(*resourceState).attrVal() }},
+		"policyVersion": {types.StringType, func(o any) ref.Val { return o.(*resourceState).versionVal() }},
+		"scope":         {types.StringType, func(o any) ref.Val { return o.(*resourceState).scopeVal() }},
 	}),
 	typeAuxData: {
-		"jwt":  {attrMapType, func(o any) ref.Val { return o.(*auxState).jwt }},
-		"jwts": {attrMapType, func(o any) ref.Val { return o.(*auxState).jwts }},
+		"jwt":  {attrMapType, func(o any) ref.Val { return o.(*auxState).jwtVal() }},
+		"jwts": {attrMapType, func(o any) ref.Val { return o.(*auxState).jwtsVal() }},
 	},
 	typeRuntime: withProtoNames(map[string]structField{
-		"effectiveDerivedRoles": {types.NewListType(types.StringType), func(o any) ref.Val { return o.(*runtimeState).effectiveDerivedRoles() }},
+		"effectiveDerivedRoles": {types.NewListType(types.StringType), func(o any) ref.Val { return o.(*activation).effectiveDerivedRoles() }},
 	}),
 }
 

@@ -44,8 +44,8 @@ func compileRepository(repo *Repository, cfg Config, ps *problems) *Set {
 			resources:       map[policyID]*resourcePolicy{},
 			principals:      map[policyID]*principalPolicy{},
 			roles:           map[policyID]*rolePolicy{},
-			resourceScopes:  map[string]bool{},
-			principalScopes: map[string]bool{},
+			resourceChains:  map[string][]string{},
+			principalChains: map[string][]string{},
 		},
 		resources:       map[policyID]*Policy{},
 		principals:      map[policyID]*Policy{},
@@ -203,22 +203,24 @@ func (b *setBuilder) compileAll() {
 	for id, p := range b.roles {
 		if rp := b.compileRolePolicy(p); rp != nil {
 			b.set.roles[id] = rp
-			b.set.resourceScopes[id.scope] = true
+			b.set.resourceChains[id.scope] = nil
 		}
 	}
 	for id, p := range b.resources {
 		if rp := b.compileResourcePolicy(p); rp != nil {
 			b.set.resources[id] = rp
-			b.set.resourceScopes[id.scope] = true
+			b.set.resourceChains[id.scope] = nil
 		}
 	}
 	for id, p := range b.principals {
 		if pp := b.compilePrincipalPolicy(p); pp != nil {
 			b.set.principals[id] = pp
-			b.set.principalScopes[id.scope] = true
+			b.set.principalChains[id.scope] = nil
 		}
 	}
 	b.set.policyCount = len(b.set.resources) + len(b.set.principals) + len(b.set.roles)
+	buildChains(b.set.resourceChains)
+	buildChains(b.set.principalChains)
 	// Schemas come from the root-scoped policy of the same kind and version.
 	for id, rp := range b.set.resources {
 		if root, ok := b.set.resources[policyID{id.name, id.version, ""}]; ok && id.scope != "" {
@@ -393,4 +395,18 @@ func (b *setBuilder) compileRolePolicy(p *Policy) *rolePolicy {
 		})
 	}
 	return rp
+}
+
+// buildChains fills in, for each scope key of chains, the scope followed by those of its
+// ancestors that are keys too.
+func buildChains(chains map[string][]string) {
+	for scope := range chains {
+		chain := []string{scope}
+		for _, anc := range parentScopes(scope) {
+			if _, ok := chains[anc]; ok {
+				chain = append(chain, anc)
+			}
+		}
+		chains[scope] = chain
+	}
 }

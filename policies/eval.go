@@ -2,7 +2,6 @@ package policies
 
 import (
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/google/cel-go/common/types"
@@ -29,31 +28,34 @@ func (s *Set) now() time.Time {
 // Now reads the set's clock; callers pass it to CheckOne so a batch shares one instant.
 func (s *Set) Now() time.Time { return s.now() }
 
-// CheckOne decides one input at the instant now and writes the answer into out.
-// The input must be valid (see Input.Validate); an invalid input is denied.
+// CheckOne decides one input at the instant now and writes the answer into out, reusing
+// out's slices. An input that fails Input.Validate is denied with policy NO_MATCH.
 func (s *Set) CheckOne(in *Input, now time.Time, out *Output) {
-	*out = Output{RequestID: in.RequestID, ResourceID: in.Resource.ID}
+	*out = Output{
+		RequestID:             in.RequestID,
+		ResourceID:            in.Resource.ID,
+		Actions:               out.Actions[:0],
+		EffectiveDerivedRoles: out.EffectiveDerivedRoles[:0],
+		ValidationErrors:      out.ValidationErrors[:0],
+		Outputs:               out.Outputs[:0],
+		EvaluationErrors:      out.EvaluationErrors[:0],
+	}
 	if err := in.Validate(); err != nil {
-		out.Actions = make([]ActionResult, 0, len(in.Actions))
 		for _, a := range in.Actions {
 			out.Actions = append(out.Actions, ActionResult{Action: a, Effect: EffectDeny, Policy: NoMatch})
 		}
 		return
 	}
 	rs := newRequestState(s, in, now)
+	defer rs.release()
 	d := s.newDecider(rs)
 	if d.schemaCheck(out) {
 		d.decideAll(out)
 	}
-	out.Outputs = rs.outputs
-	out.EvaluationErrors = sortedErrors(rs.evalErrors)
-	if len(rs.effectiveDerived) > 0 {
-		out.EffectiveDerivedRoles = make([]string, 0, len(rs.effectiveDerived))
-		for r := range rs.effectiveDerived {
-			out.EffectiveDerivedRoles = append(out.EffectiveDerivedRoles, r)
-		}
-		sort.Strings(out.EffectiveDerivedRoles)
-	}
+	out.Outputs = append(out.Outputs, rs.outputs...)
+	out.EvaluationErrors = sortedErrors(append(out.EvaluationErrors, rs.evalErrors...))
+	out.EffectiveDerivedRoles = append(out.EffectiveDerivedRoles, rs.effective...)
+	sort.Strings(out.EffectiveDerivedRoles)
 }
 
 // decider holds what is fixed for one input: versions, scope chains and role sets.
@@ -67,11 +69,15 @@ type decider struct {
 	pchain      []string
 	rchain      []string
 	resourceKey string // reported for resource-family decisions
-	principKey  string // reported for principal-family decisions
-	roleSets    [][]string
+	principKey  string // reported for principal-family decisions, built on first use
 }
 
-func trimScope(s string) string { return strings.TrimPrefix(s, ".") }
+func trimScope(s string) string {
+	if len(s) > 0 && s[0] == '.' {
+		return s[1:]
+	}
+	return s
+}
 
 func (s *Set) requestScope(scope string) string {
 	if scope == "" {
@@ -82,7 +88,8 @@ func (s *Set) requestScope(scope string) string {
 
 func (s *Set) newDecider(rs *requestState) *decider {
 	in := rs.in
-	d := &decider{
+	d := &rs.d
+	*d = decider{
 		s:           s,
 		rs:          rs,
 		kind:        sanitizeName(in.Resource.Kind),
@@ -91,17 +98,30 @@ func (s *Set) newDecider(rs *requestState) *decider {
 		rv:          orDefault(in.Resource.PolicyVersion, s.cfg.defaultVersion()),
 		rscope:      s.requestScope(in.Resource.Scope),
 	}
-	d.pchain = s.scopeChain(s.principalScopes, s.requestScope(in.Principal.Scope))
-	d.rchain = s.scopeChain(s.resourceScopes, d.rscope)
-	if len(d.pchain) > 0 {
-		d.principKey = principalKey(in.Principal.ID, d.pv, d.pchain[0])
-	}
+	d.pchain = s.scopeChain(s.principalChains, s.requestScope(in.Principal.Scope), nil)
+	d.rchain = s.scopeChain(s.resourceChains, d.rscope, &rs.chainBuf)
 	d.expandRoles()
 	d.resourceKey = NoMatch
 	if d.anyResourcePolicy() {
-		d.resourceKey = resourceKey(in.Resource.Kind, d.rv, d.rchain[0])
+		if rp := s.resources[policyID{d.kind, d.rv, d.rchain[0]}]; rp != nil {
+			d.resourceKey = rp.key
+		} else {
+			d.resourceKey = resourceKey(in.Resource.Kind, d.rv, d.rchain[0])
+		}
 	}
 	return d
+}
+
+// principalKey is the key reported for principal-policy decisions.
+func (d *decider) principalKey() string {
+	if d.principKey == "" {
+		if pp := d.s.principals[policyID{d.principalID, d.pv, d.pchain[0]}]; pp != nil {
+			d.principKey = pp.key
+		} else {
+			d.principKey = principalKey(d.rs.in.Principal.ID, d.pv, d.pchain[0])
+		}
+	}
+	return d.principKey
 }
 
 // anyResourcePolicy reports whether some scope of the resource chain has a resource policy
@@ -129,19 +149,28 @@ func orDefault(s, def string) string {
 }
 
 // scopeChain lists the scopes to search, most specific first. With strict scope search the
-// requested scope itself must hold a policy of the family, or the family is skipped.
-func (s *Set) scopeChain(exists map[string]bool, scope string) []string {
-	if !exists[scope] && !s.cfg.LenientScopeSearch {
+// requested scope itself must hold a policy of the family, or the family is skipped. Chains
+// of scopes that hold policies are computed at load time; others (lenient search) are built
+// into buf.
+func (s *Set) scopeChain(chains map[string][]string, scope string, buf *[]string) []string {
+	if chain, ok := chains[scope]; ok {
+		return chain
+	}
+	if !s.cfg.LenientScopeSearch {
 		return nil
 	}
 	var chain []string
-	if exists[scope] {
-		chain = append(chain, scope)
+	if buf != nil {
+		chain = (*buf)[:0]
 	}
 	for _, anc := range parentScopes(scope) {
-		if exists[anc] {
-			chain = append(chain, anc)
+		if parent, ok := chains[anc]; ok {
+			chain = append(chain, parent...)
+			break
 		}
+	}
+	if buf != nil {
+		*buf = chain
 	}
 	return chain
 }
@@ -150,34 +179,48 @@ func (s *Set) scopeChain(exists map[string]bool, scope string) []string {
 // (recursively, among role policies of the request's resource scope), and the union of all
 // of them, which derived roles are activated against.
 func (d *decider) expandRoles() {
-	seenAll := map[string]bool{}
-	for _, role := range d.rs.in.Principal.Roles {
-		set := []string{role}
-		seen := map[string]bool{role: true}
-		for i := 0; i < len(set); i++ {
-			rp := d.s.roles[policyID{set[i], d.rv, d.rscope}]
+	rs := d.rs
+	ends := rs.roleEnds[:0]
+	for _, role := range rs.in.Principal.Roles {
+		start := len(rs.roleBuf)
+		rs.roleBuf = append(rs.roleBuf, role)
+		for i := start; i < len(rs.roleBuf); i++ {
+			rp := d.s.roles[policyID{rs.roleBuf[i], d.rv, d.rscope}]
 			if rp == nil {
 				continue
 			}
 			for _, parent := range rp.parents {
-				if !seen[parent] {
-					seen[parent] = true
-					set = append(set, parent)
+				if !containsString(rs.roleBuf[start:], parent) {
+					rs.roleBuf = append(rs.roleBuf, parent)
 				}
 			}
 		}
-		d.roleSets = append(d.roleSets, set)
+		ends = append(ends, len(rs.roleBuf))
+	}
+	rs.roleEnds = ends
+	start := 0
+	for _, end := range ends {
+		set := rs.roleBuf[start:end:end]
+		rs.roleSets = append(rs.roleSets, set)
 		for _, r := range set {
-			if !seenAll[r] {
-				seenAll[r] = true
-				d.rs.activationRoles = append(d.rs.activationRoles, r)
+			if !containsString(rs.activationRoles, r) {
+				rs.activationRoles = append(rs.activationRoles, r)
 			}
 		}
+		start = end
 	}
 }
 
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
 func (d *decider) decideAll(out *Output) {
-	out.Actions = make([]ActionResult, 0, len(d.rs.in.Actions))
 	for _, action := range d.rs.in.Actions {
 		out.Actions = append(out.Actions, d.decide(action))
 	}
@@ -188,14 +231,14 @@ func (d *decider) decideAll(out *Output) {
 func (d *decider) decide(action string) ActionResult {
 	if len(d.pchain) > 0 {
 		if eff, scope := d.principalDecision(action); eff != EffectNoMatch {
-			return ActionResult{Action: action, Effect: eff, Policy: d.principKey, Scope: scope}
+			return ActionResult{Action: action, Effect: eff, Policy: d.principalKey(), Scope: scope}
 		}
 	}
 	if len(d.rchain) == 0 {
 		return ActionResult{Action: action, Effect: EffectDeny, Policy: NoMatch}
 	}
 	result := ActionResult{Action: action, Effect: EffectNoMatch}
-	for _, roleSet := range d.roleSets {
+	for _, roleSet := range d.rs.roleSets {
 		eff, policy, scope := d.resourceDecision(action, roleSet)
 		if eff == EffectNoMatch {
 			continue
@@ -252,7 +295,7 @@ func (d *decider) resourceDecision(action string, roleSet []string) (Effect, str
 		if rp == nil {
 			continue
 		}
-		rt := d.visit(rp)
+		d.visit(rp)
 		hasAllow := false
 		for _, r := range rp.rules {
 			if !r.actions.match(action) {
@@ -265,7 +308,7 @@ func (d *decider) resourceDecision(action string, roleSet []string) (Effect, str
 			if !applies {
 				continue
 			}
-			holds, failed := d.evalRule(r, action, d.rs.frame(r.env, rt))
+			holds, failed := d.evalRule(r, action, d.rs.frame(r.env, rp))
 			if failed || (holds && r.effect == EffectDeny) {
 				return EffectDeny, d.resourceKey, scope
 			}
@@ -331,23 +374,16 @@ func (d *decider) roleDenies(rp *rolePolicy, action string) bool {
 
 // visit records that evaluation reached a resource policy's scope: its referenced derived
 // roles are evaluated (once per request) and the active ones become effective.
-func (d *decider) visit(rp *resourcePolicy) *runtimeState {
-	rt := &runtimeState{}
+func (d *decider) visit(rp *resourcePolicy) {
 	for _, dr := range rp.derived {
 		if d.derivedStatus(dr) == derivedActive {
-			rt.names = append(rt.names, dr.name)
-			if d.rs.effectiveDerived == nil {
-				d.rs.effectiveDerived = map[string]bool{}
-			}
-			d.rs.effectiveDerived[dr.name] = true
+			d.rs.addEffective(dr.name)
 		}
 	}
-	sort.Strings(rt.names)
-	return rt
 }
 
 func (d *decider) derivedStatus(dr *derivedRole) derivedStatus {
-	if st, ok := d.rs.derived[dr.id]; ok {
+	if st := d.rs.derivedStatusOf(dr.id); st != derivedUnknown {
 		return st
 	}
 	st := derivedInactive
@@ -363,10 +399,7 @@ func (d *decider) derivedStatus(dr *derivedRole) derivedStatus {
 			st = derivedActive
 		}
 	}
-	if d.rs.derived == nil {
-		d.rs.derived = map[int]derivedStatus{}
-	}
-	d.rs.derived[dr.id] = st
+	d.rs.derived = append(d.rs.derived, derivedEntry{dr.id, st})
 	return st
 }
 

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/google/cel-go/cel"
-	"github.com/google/cel-go/checker"
 	"github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/types"
 	"gopkg.in/yaml.v3"
@@ -44,8 +43,7 @@ func (c *exprCompiler) compile(e *Expr) (*program, *refs) {
 		return nil, nil
 	}
 	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
-	if cost, err := c.env.cel.EstimateCost(checked, unboundedSizes{}); err != nil || cost.Max > maxEvalCost {
-		// Only expressions whose cost depends on input sizes pay for run-time cost tracking.
+	if needsCostLimit(checked.NativeRep()) {
 		opts = append(opts, cel.CostLimit(maxEvalCost))
 	}
 	prg, err := c.env.cel.Program(checked, opts...)
@@ -130,11 +128,21 @@ func dedupSorted(s []string) []string {
 	return out
 }
 
-// unboundedSizes tells the cost estimator nothing about input sizes, so any expression
-// that iterates over request data gets an unbounded estimate and run-time cost tracking.
-type unboundedSizes struct{}
-
-func (unboundedSizes) EstimateSize(checker.AstNode) *checker.SizeEstimate { return nil }
-func (unboundedSizes) EstimateCallCost(string, string, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
-	return nil
+// needsCostLimit reports whether an expression's cost can grow faster than the size of its
+// input: comprehensions (all, exists, map, filter, transform*, ...) and lists.range. Those
+// run with a run-time cost limit; every other expression costs at most linear time in the
+// request, which is itself bounded, and runs without the tracker's overhead.
+func needsCostLimit(a *ast.AST) bool {
+	found := false
+	ast.PreOrderVisit(a.Expr(), ast.NewExprVisitor(func(e ast.Expr) {
+		switch e.Kind() {
+		case ast.ComprehensionKind:
+			found = true
+		case ast.CallKind:
+			if e.AsCall().FunctionName() == "lists.range" {
+				found = true
+			}
+		}
+	}))
+	return found
 }

@@ -91,10 +91,12 @@ type Set struct {
 	resources  map[policyID]*resourcePolicy
 	principals map[policyID]*principalPolicy
 	roles      map[policyID]*rolePolicy
-	// resourceScopes holds every scope with a resource or role policy; principalScopes every
-	// scope with a principal policy. Scope search tests existence per scope, as Cerbos does.
-	resourceScopes  map[string]bool
-	principalScopes map[string]bool
+	// resourceChains maps every scope holding a resource or role policy to its chain: the
+	// scope and its ancestors that hold such policies, most specific first. principalChains
+	// does the same for principal policies. Scope search tests existence per scope, not per
+	// kind or version, as Cerbos does.
+	resourceChains  map[string][]string
+	principalChains map[string][]string
 	policyCount     int
 }
 

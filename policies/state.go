@@ -4,6 +4,7 @@ import (
 	"errors"
 	"reflect"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/google/cel-go/common/types"
@@ -14,17 +15,87 @@ import (
 	"github.com/gatehouse/gatehouse/policies/internal/cellib"
 )
 
-// Per-request values behind the CEL objects request, P, R and request.auxData.
+// The per-request values behind the CEL objects request, P, R and request.auxData. Each
+// CEL value is built on first use, so a decision pays only for what its conditions read.
 type principalState struct {
+	rs                                    *requestState
 	id, roles, attr, policyVersion, scope ref.Val
 }
 
+func (p *principalState) idVal() ref.Val {
+	return lazyString(&p.id, p.rs.in.Principal.ID)
+}
+
+func (p *principalState) rolesVal() ref.Val {
+	if p.roles == nil {
+		p.roles = types.NewStringList(types.DefaultTypeAdapter, p.rs.in.Principal.Roles)
+	}
+	return p.roles
+}
+
+func (p *principalState) attrVal() ref.Val { return lazyMap(&p.attr, p.rs.in.Principal.Attr) }
+
+func (p *principalState) versionVal() ref.Val {
+	return lazyString(&p.policyVersion, p.rs.in.Principal.PolicyVersion)
+}
+
+func (p *principalState) scopeVal() ref.Val {
+	return lazyString(&p.scope, trimScope(p.rs.in.Principal.Scope))
+}
+
 type resourceState struct {
+	rs                                   *requestState
 	kind, id, attr, policyVersion, scope ref.Val
 }
 
+func (r *resourceState) kindVal() ref.Val { return lazyString(&r.kind, r.rs.in.Resource.Kind) }
+func (r *resourceState) idVal() ref.Val   { return lazyString(&r.id, r.rs.in.Resource.ID) }
+func (r *resourceState) attrVal() ref.Val { return lazyMap(&r.attr, r.rs.in.Resource.Attr) }
+
+func (r *resourceState) versionVal() ref.Val {
+	return lazyString(&r.policyVersion, r.rs.in.Resource.PolicyVersion)
+}
+
+func (r *resourceState) scopeVal() ref.Val {
+	return lazyString(&r.scope, trimScope(r.rs.in.Resource.Scope))
+}
+
 type auxState struct {
+	rs        *requestState
 	jwt, jwts ref.Val
+}
+
+func (a *auxState) jwtVal() ref.Val { return lazyMap(&a.jwt, a.rs.in.AuxData.JWT) }
+
+func (a *auxState) jwtsVal() ref.Val {
+	if a.jwts == nil {
+		m := make(map[string]any, len(a.rs.in.AuxData.JWTs))
+		for name, claims := range a.rs.in.AuxData.JWTs {
+			m[name] = map[string]any{"claims": claims}
+		}
+		a.jwts = types.NewStringInterfaceMap(types.DefaultTypeAdapter, m)
+	}
+	return a.jwts
+}
+
+var emptyMap = types.NewStringInterfaceMap(types.DefaultTypeAdapter, map[string]any{})
+
+func lazyString(cache *ref.Val, s string) ref.Val {
+	if *cache == nil {
+		*cache = types.String(s)
+	}
+	return *cache
+}
+
+func lazyMap(cache *ref.Val, m map[string]any) ref.Val {
+	if *cache == nil {
+		if m == nil {
+			*cache = emptyMap
+		} else {
+			*cache = types.NewStringInterfaceMap(types.DefaultTypeAdapter, m)
+		}
+	}
+	return *cache
 }
 
 // derivedStatus caches a derived role's activation for one request.
@@ -37,7 +108,13 @@ const (
 	derivedError
 )
 
-// requestState is everything one Input's evaluation needs. It is used by one goroutine.
+type derivedEntry struct {
+	id int
+	st derivedStatus
+}
+
+// requestState is everything one Input's evaluation needs. It is used by one goroutine at
+// a time and recycled through a pool, so its slices keep their capacity between requests.
 type requestState struct {
 	set    *Set
 	in     *Input
@@ -46,62 +123,71 @@ type requestState struct {
 	nowVal ref.Val
 
 	requestObj, principalObj, resourceObj, auxObj objectValue
-	principalVal, resourceVal, auxVal             ref.Val
 	principal                                     principalState
 	resource                                      resourceState
 	aux                                           auxState
-	emptyRuntime                                  *runtimeState
 
-	frames  []*activation
-	derived map[int]derivedStatus
+	frames  []*activation // activations in use by this request
+	spare   []*activation // activations kept for reuse
+	derived []derivedEntry
 	// activationRoles are the principal's roles plus their role-policy parents.
 	activationRoles []string
+	roleBuf         []string
+	roleEnds        []int
+	roleSets        [][]string
+	chainBuf        []string
 
-	effectiveDerived map[string]bool
-	outputs          []OutputEntry
-	evalErrors       []EvaluationError
+	effective  []string // effective derived roles, unique
+	outputs    []OutputEntry
+	evalErrors []EvaluationError
+
+	d decider
 }
 
-func newRequestState(s *Set, in *Input, now time.Time) *requestState {
-	rs := &requestState{set: s, in: in, strict: !s.cfg.LenientEvaluation, now: now}
-	p, r := &in.Principal, &in.Resource
-	rs.principal = principalState{
-		id:            types.String(p.ID),
-		roles:         types.NewStringList(types.DefaultTypeAdapter, p.Roles),
-		attr:          attrValue(p.Attr),
-		policyVersion: types.String(p.PolicyVersion),
-		scope:         types.String(trimScope(p.Scope)),
-	}
-	rs.resource = resourceState{
-		kind:          types.String(r.Kind),
-		id:            types.String(r.ID),
-		attr:          attrValue(r.Attr),
-		policyVersion: types.String(r.PolicyVersion),
-		scope:         types.String(trimScope(r.Scope)),
-	}
-	rs.aux = auxState{jwt: attrValue(in.AuxData.JWT), jwts: jwtsValue(in.AuxData.JWTs)}
+var statePool = sync.Pool{New: func() any {
+	rs := &requestState{}
+	rs.principal.rs, rs.resource.rs, rs.aux.rs = rs, rs, rs
 	rs.requestObj = objectValue{typ: requestType, obj: rs}
 	rs.principalObj = objectValue{typ: principalType, obj: &rs.principal}
 	rs.resourceObj = objectValue{typ: resourceType, obj: &rs.resource}
 	rs.auxObj = objectValue{typ: auxDataType, obj: &rs.aux}
-	rs.principalVal, rs.resourceVal, rs.auxVal = &rs.principalObj, &rs.resourceObj, &rs.auxObj
-	rs.emptyRuntime = &runtimeState{}
+	return rs
+}}
+
+func newRequestState(s *Set, in *Input, now time.Time) *requestState {
+	rs := statePool.Get().(*requestState)
+	rs.set, rs.in, rs.strict, rs.now = s, in, !s.cfg.LenientEvaluation, now
 	return rs
 }
 
-func attrValue(m map[string]any) ref.Val {
-	if m == nil {
-		return types.NewStringInterfaceMap(types.DefaultTypeAdapter, map[string]any{})
+// release clears the request's data and returns the state to the pool.
+func (rs *requestState) release() {
+	rs.set, rs.in, rs.nowVal = nil, nil, nil
+	rs.principal = principalState{rs: rs}
+	rs.resource = resourceState{rs: rs}
+	rs.aux = auxState{rs: rs}
+	for _, f := range rs.frames {
+		f.reset()
+		rs.spare = append(rs.spare, f)
 	}
-	return types.NewStringInterfaceMap(types.DefaultTypeAdapter, m)
-}
-
-func jwtsValue(m map[string]map[string]any) ref.Val {
-	out := make(map[string]any, len(m))
-	for name, claims := range m {
-		out[name] = map[string]any{"claims": claims}
-	}
-	return types.NewStringInterfaceMap(types.DefaultTypeAdapter, out)
+	clear(rs.frames)
+	rs.frames = rs.frames[:0]
+	rs.derived = rs.derived[:0]
+	clear(rs.activationRoles)
+	rs.activationRoles = rs.activationRoles[:0]
+	clear(rs.roleBuf)
+	rs.roleBuf = rs.roleBuf[:0]
+	rs.roleEnds = rs.roleEnds[:0]
+	clear(rs.roleSets)
+	rs.roleSets = rs.roleSets[:0]
+	rs.chainBuf = rs.chainBuf[:0]
+	rs.effective = rs.effective[:0]
+	clear(rs.outputs)
+	rs.outputs = rs.outputs[:0]
+	clear(rs.evalErrors)
+	rs.evalErrors = rs.evalErrors[:0]
+	rs.d = decider{}
+	statePool.Put(rs)
 }
 
 // nowValue is now() for this request: read once, the same for every expression.
@@ -113,18 +199,27 @@ func (rs *requestState) nowValue() ref.Val {
 }
 
 // frame returns the activation for an expression environment, creating it on first use.
-func (rs *requestState) frame(env *exprEnv, rt *runtimeState) *activation {
+// rp is the resource policy whose scope runtime.effectiveDerivedRoles describes (nil
+// outside resource policies).
+func (rs *requestState) frame(env *exprEnv, rp *resourcePolicy) *activation {
 	for _, f := range rs.frames {
 		if f.env == env {
 			return f
 		}
 	}
-	if rt == nil {
-		rt = rs.emptyRuntime
+	var f *activation
+	if n := len(rs.spare); n > 0 {
+		f, rs.spare = rs.spare[n-1], rs.spare[:n-1]
+	} else {
+		f = &activation{}
+		f.varsObj = objectValue{typ: variablesType, obj: f}
+		f.runtimeObj = objectValue{typ: runtimeType, obj: f}
 	}
-	f := &activation{rs: rs, env: env, vals: make([]ref.Val, len(env.vars)), runtime: rt}
-	f.varsObj = objectValue{typ: variablesType, obj: f}
-	f.runtimeObj = objectValue{typ: runtimeType, obj: rt}
+	f.rs, f.env, f.rp = rs, env, rp
+	for range env.vars {
+		f.vals = append(f.vals, nil)
+		f.evaluating = append(f.evaluating, false)
+	}
 	rs.frames = append(rs.frames, f)
 	return f
 }
@@ -133,15 +228,43 @@ func (rs *requestState) recordError(expr string, err error) {
 	rs.evalErrors = append(rs.evalErrors, EvaluationError{Expression: expr, Message: err.Error()})
 }
 
+// derivedStatusOf returns the cached activation of a derived role.
+func (rs *requestState) derivedStatusOf(id int) derivedStatus {
+	for _, e := range rs.derived {
+		if e.id == id {
+			return e.st
+		}
+	}
+	return derivedUnknown
+}
+
+// addEffective records an active derived role of a visited scope.
+func (rs *requestState) addEffective(name string) {
+	for _, n := range rs.effective {
+		if n == name {
+			return
+		}
+	}
+	rs.effective = append(rs.effective, name)
+}
+
 // activation resolves the identifiers of one policy's expressions for one request.
 type activation struct {
 	rs         *requestState
 	env        *exprEnv
+	rp         *resourcePolicy
 	vals       []ref.Val // variable values; nil = not evaluated yet
 	evaluating []bool
-	runtime    *runtimeState
+	runtime    ref.Val
 	varsObj    objectValue
 	runtimeObj objectValue
+}
+
+func (a *activation) reset() {
+	a.rs, a.env, a.rp, a.runtime = nil, nil, nil, nil
+	clear(a.vals)
+	a.vals = a.vals[:0]
+	a.evaluating = a.evaluating[:0]
 }
 
 // ResolveName implements interpreter.Activation.
@@ -150,9 +273,9 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	case "request":
 		return &a.rs.requestObj, true
 	case "P":
-		return a.rs.principalVal, true
+		return &a.rs.principalObj, true
 	case "R":
-		return a.rs.resourceVal, true
+		return &a.rs.resourceObj, true
 	case "V", "variables":
 		return &a.varsObj, true
 	case "C", "constants":
@@ -181,17 +304,32 @@ func (a *activation) lookup(name string) (ref.Val, bool) {
 	if v := a.vals[i]; v != nil {
 		return v, true
 	}
-	if a.evaluating == nil {
-		a.evaluating = make([]bool, len(a.vals))
-	}
 	if a.evaluating[i] {
 		return types.WrapErr(errVariableCycle), true
 	}
 	a.evaluating[i] = true
-	defer func() { a.evaluating[i] = false }()
 	v := a.rs.evalProgram(a.env.vars[i].prog, a)
+	a.evaluating[i] = false
 	a.vals[i] = v
 	return v, true
+}
+
+// effectiveDerivedRoles is runtime.effectiveDerivedRoles: the active derived roles of the
+// resource policy being evaluated, sorted (empty outside resource policies).
+func (a *activation) effectiveDerivedRoles() ref.Val {
+	if a.runtime == nil {
+		var names []string
+		if a.rp != nil {
+			for _, dr := range a.rp.derived {
+				if a.rs.derivedStatusOf(dr.id) == derivedActive {
+					names = append(names, dr.name)
+				}
+			}
+			sort.Strings(names)
+		}
+		a.runtime = types.NewStringList(types.DefaultTypeAdapter, names)
+	}
+	return a.runtime
 }
 
 // evalProgram runs a program, recording a run-time error as an evaluation error.
@@ -207,19 +345,6 @@ func (rs *requestState) evalProgram(p *program, act *activation) ref.Val {
 	return v
 }
 
-// runtimeState is runtime.effectiveDerivedRoles for one resource policy.
-type runtimeState struct {
-	roles ref.Val
-	names []string
-}
-
-func (r *runtimeState) effectiveDerivedRoles() ref.Val {
-	if r.roles == nil {
-		r.roles = types.NewStringList(types.DefaultTypeAdapter, r.names)
-	}
-	return r.roles
-}
-
 var jsonValueType = reflect.TypeOf(&structpb.Value{})
 
 // outputValue converts an output expression's result into a JSON value.
@@ -231,10 +356,10 @@ func outputValue(v ref.Val) (any, error) {
 	return native.(*structpb.Value).AsInterface(), nil
 }
 
-// sortedErrors returns the evaluation errors sorted and de-duplicated.
+// sortedErrors sorts and de-duplicates evaluation errors in place.
 func sortedErrors(errs []EvaluationError) []EvaluationError {
 	if len(errs) == 0 {
-		return nil
+		return errs
 	}
 	sort.Slice(errs, func(i, j int) bool {
 		if errs[i].Expression != errs[j].Expression {

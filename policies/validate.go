@@ -39,34 +39,61 @@ func (in *Input) Validate() error {
 	if err := uniqueNonEmpty("actions", in.Actions); err != nil {
 		return err
 	}
-	for field, v := range map[string]string{"principal.policyVersion": p.PolicyVersion, "resource.policyVersion": r.PolicyVersion} {
-		if !requestVersionPattern.MatchString(v) {
-			return fmt.Errorf("%s: does not match regex pattern `%s`", field, requestVersionPattern)
-		}
+	if err := checkVersionAndScope("principal", p.PolicyVersion, p.Scope); err != nil {
+		return err
 	}
-	for field, v := range map[string]string{"principal.scope": p.Scope, "resource.scope": r.Scope} {
-		if !scopePattern.MatchString(v) {
-			return fmt.Errorf("%s: does not match regex pattern `%s`", field, scopePattern)
-		}
+	if err := checkVersionAndScope("resource", r.PolicyVersion, r.Scope); err != nil {
+		return err
 	}
-	for field, m := range map[string]map[string]any{"principal.attr": p.Attr, "resource.attr": r.Attr} {
-		if _, empty := m[""]; empty {
-			return fmt.Errorf("%s: keys must not be empty", field)
-		}
+	if _, empty := p.Attr[""]; empty {
+		return fmt.Errorf("principal.attr: keys must not be empty")
+	}
+	if _, empty := r.Attr[""]; empty {
+		return fmt.Errorf("resource.attr: keys must not be empty")
 	}
 	return nil
 }
 
+func checkVersionAndScope(what, version, scope string) error {
+	if version != "" && !isWordString(version) {
+		return fmt.Errorf("%s.policyVersion: does not match regex pattern `%s`", what, requestVersionPattern)
+	}
+	if scope != "" && !scopePattern.MatchString(scope) {
+		return fmt.Errorf("%s.scope: does not match regex pattern `%s`", what, scopePattern)
+	}
+	return nil
+}
+
+// isWordString reports whether s matches ^\w*$ without running the regexp on the hot path.
+func isWordString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
 func uniqueNonEmpty(field string, list []string) error {
-	seen := make(map[string]bool, len(list))
+	var seen map[string]bool
+	if len(list) > 16 {
+		seen = make(map[string]bool, len(list))
+	}
 	for i, s := range list {
 		if s == "" {
 			return fmt.Errorf("%s[%d]: value length must be at least 1 characters", field, i)
 		}
-		if seen[s] {
+		dup := false
+		if seen != nil {
+			dup = seen[s]
+			seen[s] = true
+		} else {
+			dup = containsString(list[:i], s)
+		}
+		if dup {
 			return fmt.Errorf("%s: repeated value must contain unique items", field)
 		}
-		seen[s] = true
 	}
 	return nil
 }
@@ -85,7 +112,7 @@ func (d *decider) schemaCheck(out *Output) bool {
 		return true
 	}
 	in := d.rs.in
-	var errs []ValidationError
+	errs := out.ValidationErrors[:0]
 	check := func(sc *schemaCheck, attrs map[string]any, src schemas.Source) {
 		if sc == nil || sc.schema == nil || (sc.ignore != nil && allMatch(sc.ignore, in.Actions)) {
 			return
@@ -100,7 +127,6 @@ func (d *decider) schemaCheck(out *Output) bool {
 	if len(errs) == 0 || enf != SchemaEnforcementReject {
 		return true
 	}
-	out.Actions = make([]ActionResult, 0, len(in.Actions))
 	for _, a := range in.Actions {
 		out.Actions = append(out.Actions, ActionResult{Action: a, Effect: EffectDeny, Policy: d.resourceKey})
 	}
