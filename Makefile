@@ -1,0 +1,24 @@
+# gatehouse developer entry points. `make test` is what CI runs (via .ci/run).
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+
+TOOLS := $(CURDIR)/.tools
+CERBOS_VERSION := 0.55.0
+ENVOY_VERSION := 1.40.0
+
+.PHONY: tools test build
+
+## tools: install the Cerbos PDP and Envoy into .tools/ (skips what is already there)
+tools:
+	CERBOS_VERSION=$(CERBOS_VERSION) ENVOY_VERSION=$(ENVOY_VERSION) .ci/install-tools "$(TOOLS)"
+
+## test: go vet + go test for every package, with the tools on GATEHOUSE_TOOLS
+test: export GATEHOUSE_TOOLS := $(TOOLS)/bin
+test: tools
+	go vet ./...
+	go test -count=1 -v ./... 2>&1 | .ci/go-test-summary
+
+## build: the gatehouse binary in bin/
+build:
+	go build -o bin/gatehouse ./cmd/gatehouse
