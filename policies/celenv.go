@@ -9,6 +9,7 @@ import (
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/ext"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/gatehouse/gatehouse/policies/internal/cellib"
 )
@@ -203,8 +204,18 @@ type objectValue struct {
 }
 
 func (o *objectValue) ConvertToNative(t reflect.Type) (any, error) {
+	if j, ok := o.obj.(jsonObject); ok && t == jsonValueType {
+		return structpb.NewValue(j.jsonValue())
+	}
 	return nil, fmt.Errorf("type conversion error from '%s' to '%v'", o.typ.TypeName(), t)
 }
+
+// jsonObject is a request object that outputs can render, as protobuf JSON renders the
+// corresponding Cerbos message (empty fields omitted).
+type jsonObject interface {
+	jsonValue() map[string]any
+}
+
 func (o *objectValue) ConvertToType(t ref.Type) ref.Val {
 	if t == types.TypeType {
 		return o.typ

@@ -44,6 +44,8 @@ func compileRepository(repo *Repository, cfg Config, ps *problems) *Set {
 			resources:       map[policyID]*resourcePolicy{},
 			principals:      map[policyID]*principalPolicy{},
 			roles:           map[policyID]*rolePolicy{},
+			parentRoles:     map[roleScope][]string{},
+			rolesByScope:    map[scopeVersion][]*rolePolicy{},
 			resourceChains:  map[string][]string{},
 			principalChains: map[string][]string{},
 		},
@@ -203,6 +205,14 @@ func (b *setBuilder) compileAll() {
 	for id, p := range b.roles {
 		if rp := b.compileRolePolicy(p); rp != nil {
 			b.set.roles[id] = rp
+			sv := scopeVersion{id.scope, id.version}
+			b.set.rolesByScope[sv] = append(b.set.rolesByScope[sv], rp)
+			key := roleScope{id.name, id.scope}
+			for _, parent := range rp.parents {
+				if !containsString(b.set.parentRoles[key], parent) {
+					b.set.parentRoles[key] = append(b.set.parentRoles[key], parent)
+				}
+			}
 			b.set.resourceChains[id.scope] = nil
 		}
 	}
@@ -340,13 +350,15 @@ func (b *setBuilder) compileDerivedRoles(p *Policy) map[string]*derivedRole {
 		if _, dup := out[def.Name]; dup {
 			continue
 		}
-		out[def.Name] = &derivedRole{
+		dr := &derivedRole{
 			id:      b.nextDerivedID,
 			name:    def.Name,
 			parents: newMatcher(def.ParentRoles),
 			cond:    env.condition(def.Condition),
 			env:     env.env,
 		}
+		dr.usesRuntime = dr.cond.usesRuntime()
+		out[def.Name] = dr
 		b.nextDerivedID++
 	}
 	return out

@@ -13,6 +13,8 @@ type policyEnv struct {
 	c      *exprCompiler
 	env    *exprEnv
 	consts map[string]bool
+	// varRuntime tells which variables read runtime.*, directly or through other variables.
+	varRuntime map[string]bool
 }
 
 // definition remembers where a variable or constant came from, for error messages.
@@ -123,6 +125,30 @@ func (b *setBuilder) buildEnv(p *Policy, key string, consts Constants, vars Vari
 		}
 	}
 	b.reportCycles(p.File, graph, varDefs)
+	// A variable reads runtime if its expression does or a variable it uses does.
+	pe.varRuntime = map[string]bool{}
+	for _, pd := range compiled {
+		pe.varRuntime[pd.src.def.Name] = pd.refs.runtime
+	}
+	for changed := true; changed; {
+		changed = false
+		for name, deps := range graph {
+			if pe.varRuntime[name] {
+				continue
+			}
+			for _, dep := range deps {
+				if pe.varRuntime[dep] {
+					pe.varRuntime[name], changed = true, true
+					break
+				}
+			}
+		}
+	}
+	for _, v := range env.vars {
+		if v.prog != nil {
+			v.prog.usesRuntime = pe.varRuntime[v.name]
+		}
+	}
 	return pe
 }
 
@@ -239,6 +265,10 @@ func (pe *policyEnv) compileExpr(e *Expr) *program {
 	}
 	if !ok {
 		return nil
+	}
+	prog.usesRuntime = rf.runtime
+	for _, v := range rf.vars {
+		prog.usesRuntime = prog.usesRuntime || pe.varRuntime[v]
 	}
 	return prog
 }

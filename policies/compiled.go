@@ -10,6 +10,24 @@ import (
 type program struct {
 	src string
 	prg cel.Program
+	// usesRuntime is true when the expression reads runtime.*, directly or through variables.
+	usesRuntime bool
+}
+
+// usesRuntime reports whether any expression of a condition reads runtime.*.
+func (n *condNode) usesRuntime() bool {
+	if n == nil {
+		return false
+	}
+	if n.prog != nil && n.prog.usesRuntime {
+		return true
+	}
+	for _, c := range n.nodes {
+		if c.usesRuntime() {
+			return true
+		}
+	}
+	return false
 }
 
 type condOp uint8
@@ -74,6 +92,9 @@ type derivedRole struct {
 	parents *matcher
 	cond    *condNode
 	env     *exprEnv
+	// usesRuntime is true when the condition reads runtime.effectiveDerivedRoles (directly
+	// or through variables), so its value depends on where it is evaluated.
+	usesRuntime bool
 }
 
 // schemaCheck is one compiled schema reference of a resource policy.
@@ -108,6 +129,26 @@ type roleRule struct {
 	cond      *condNode
 	output    *outputExprs
 	env       *exprEnv
+}
+
+// coversKind reports whether some rule of the role policy is for the resource kind.
+func (rp *rolePolicy) coversKind(kind string) bool {
+	for _, rr := range rp.rules {
+		if rr.resources.match(kind) {
+			return true
+		}
+	}
+	return false
+}
+
+// scopeVersion groups the role policies of a scope and version.
+type scopeVersion struct {
+	scope, version string
+}
+
+// roleScope identifies the role policies of a role in a scope, across versions.
+type roleScope struct {
+	role, scope string
 }
 
 type rolePolicy struct {

@@ -69,7 +69,9 @@ type decider struct {
 	pchain      []string
 	rchain      []string
 	resourceKey string // reported for resource-family decisions
-	principKey  string // reported for principal-family decisions, built on first use
+	// principalExists is true when a principal policy for the principal's id and policy
+	// version exists in the principal scope chain.
+	principalExists bool
 }
 
 func trimScope(s string) string {
@@ -100,6 +102,12 @@ func (s *Set) newDecider(rs *requestState) *decider {
 	}
 	d.pchain = s.scopeChain(s.principalChains, s.requestScope(in.Principal.Scope), nil)
 	d.rchain = s.scopeChain(s.resourceChains, d.rscope, &rs.chainBuf)
+	for _, scope := range d.pchain {
+		if s.principals[policyID{d.principalID, d.pv, scope}] != nil {
+			d.principalExists = true
+			break
+		}
+	}
 	d.expandRoles()
 	d.resourceKey = NoMatch
 	if d.anyResourcePolicy() {
@@ -112,28 +120,31 @@ func (s *Set) newDecider(rs *requestState) *decider {
 	return d
 }
 
-// principalKey is the key reported for principal-policy decisions.
+// principalKey is the key reported for principal-policy decisions: built from the
+// principal's policy version and the most specific scope of the chain when a principal
+// policy of that version exists in the chain, NO_MATCH otherwise (the rules themselves are
+// selected by the resource's version, as Cerbos does).
 func (d *decider) principalKey() string {
-	if d.principKey == "" {
-		if pp := d.s.principals[policyID{d.principalID, d.pv, d.pchain[0]}]; pp != nil {
-			d.principKey = pp.key
-		} else {
-			d.principKey = principalKey(d.rs.in.Principal.ID, d.pv, d.pchain[0])
-		}
+	if !d.principalExists {
+		return NoMatch
 	}
-	return d.principKey
+	if pp := d.s.principals[policyID{d.principalID, d.pv, d.pchain[0]}]; pp != nil {
+		return pp.key
+	}
+	return principalKey(d.rs.in.Principal.ID, d.pv, d.pchain[0])
 }
 
 // anyResourcePolicy reports whether some scope of the resource chain has a resource policy
-// for the kind and version, or a role policy for one of the principal's roles. Only then
+// for the kind and version, or a role policy of that version (of any role) with a rule for
+// the kind. Only then
 // is a default deny attributed to the resource policy key rather than NO_MATCH.
 func (d *decider) anyResourcePolicy() bool {
 	for _, scope := range d.rchain {
 		if d.s.resources[policyID{d.kind, d.rv, scope}] != nil {
 			return true
 		}
-		for _, role := range d.rs.activationRoles {
-			if d.s.roles[policyID{role, d.rv, scope}] != nil {
+		for _, rp := range d.s.rolesByScope[scopeVersion{scope, d.rv}] {
+			if rp.coversKind(d.kind) {
 				return true
 			}
 		}
@@ -176,7 +187,8 @@ func (s *Set) scopeChain(chains map[string][]string, scope string, buf *[]string
 }
 
 // expandRoles computes, for each principal role, the role and its role-policy parents
-// (recursively, among role policies of the request's resource scope), and the union of all
+// (recursively, among role policies of the request's resource scope, whatever their
+// version, as Cerbos resolves them), and the union of all
 // of them, which derived roles are activated against.
 func (d *decider) expandRoles() {
 	rs := d.rs
@@ -185,11 +197,7 @@ func (d *decider) expandRoles() {
 		start := len(rs.roleBuf)
 		rs.roleBuf = append(rs.roleBuf, role)
 		for i := start; i < len(rs.roleBuf); i++ {
-			rp := d.s.roles[policyID{rs.roleBuf[i], d.rv, d.rscope}]
-			if rp == nil {
-				continue
-			}
-			for _, parent := range rp.parents {
+			for _, parent := range d.s.parentRoles[roleScope{rs.roleBuf[i], d.rscope}] {
 				if !containsString(rs.roleBuf[start:], parent) {
 					rs.roleBuf = append(rs.roleBuf, parent)
 				}
@@ -229,6 +237,11 @@ func (d *decider) decideAll(out *Output) {
 // decide applies principal policies first (their ALLOW or DENY is final), then resource
 // and role policies role by role, where the first role that ends in ALLOW wins.
 func (d *decider) decide(action string) ActionResult {
+	// Cerbos evaluates nothing unless a principal policy of the principal's version or a
+	// resource (or role) policy of the resource's kind and version exists for the request.
+	if !d.principalExists && d.resourceKey == NoMatch {
+		return ActionResult{Action: action, Effect: EffectDeny, Policy: NoMatch}
+	}
 	if len(d.pchain) > 0 {
 		if eff, scope := d.principalDecision(action); eff != EffectNoMatch {
 			return ActionResult{Action: action, Effect: eff, Policy: d.principalKey(), Scope: scope}
@@ -286,22 +299,30 @@ func (d *decider) principalDecision(action string) (Effect, string) {
 // roles): role-policy restrictions first, then the resource policy's rules.
 func (d *decider) resourceDecision(action string, roleSet []string) (Effect, string, string) {
 	for _, scope := range d.rchain {
+		rp := d.s.resources[policyID{d.kind, d.rv, scope}]
+		if rp != nil {
+			d.visit(rp)
+		}
+		// A scope counts for this role only if some rule there concerns the role set:
+		// a resource-policy rule for one of its roles (any action) or a role-policy rule
+		// for the kind. Otherwise role policies there do not restrict it either.
+		if !d.scopeConcernsRoles(rp, scope, roleSet) {
+			continue
+		}
 		for _, role := range roleSet {
-			if rp := d.s.roles[policyID{role, d.rv, scope}]; rp != nil && d.roleDenies(rp, action) {
-				return EffectDeny, rp.key, scope
+			if rolePol := d.s.roles[policyID{role, d.rv, scope}]; rolePol != nil && d.roleDenies(rolePol, action) {
+				return EffectDeny, rolePol.key, scope
 			}
 		}
-		rp := d.s.resources[policyID{d.kind, d.rv, scope}]
 		if rp == nil {
 			continue
 		}
-		d.visit(rp)
 		hasAllow := false
 		for _, r := range rp.rules {
 			if !r.actions.match(action) {
 				continue
 			}
-			applies, failed := d.ruleApplies(r, roleSet)
+			applies, failed := d.ruleApplies(r, rp, roleSet)
 			if failed {
 				return EffectDeny, d.resourceKey, scope
 			}
@@ -321,10 +342,34 @@ func (d *decider) resourceDecision(action string, roleSet []string) (Effect, str
 	return EffectNoMatch, "", ""
 }
 
+// scopeConcernsRoles reports whether the resource policy rp at scope (nil if none) has a
+// rule for one of roleSet (by role or by a derived role's parent roles), or a role policy
+// of one of roleSet at scope has a rule for the resource kind.
+func (d *decider) scopeConcernsRoles(rp *resourcePolicy, scope string, roleSet []string) bool {
+	if rp != nil {
+		for _, r := range rp.rules {
+			if r.roles != nil && r.roles.matchAny(roleSet) {
+				return true
+			}
+			for _, dr := range r.derived {
+				if dr.parents.matchAny(roleSet) {
+					return true
+				}
+			}
+		}
+	}
+	for _, role := range roleSet {
+		if rolePol := d.s.roles[policyID{role, d.rv, scope}]; rolePol != nil && rolePol.coversKind(d.kind) {
+			return true
+		}
+	}
+	return false
+}
+
 // ruleApplies reports whether a resource rule applies to a role set: by static role, or by
 // a derived role that is active and whose parent roles include one of the set. failed is
 // true when, under strict evaluation, a derived role it depends on failed to evaluate.
-func (d *decider) ruleApplies(r *rule, roleSet []string) (applies, failed bool) {
+func (d *decider) ruleApplies(r *rule, rp *resourcePolicy, roleSet []string) (applies, failed bool) {
 	if r.roles != nil && r.roles.matchAny(roleSet) {
 		return true, false
 	}
@@ -332,7 +377,19 @@ func (d *decider) ruleApplies(r *rule, roleSet []string) (applies, failed bool) 
 		if !dr.parents.matchAny(roleSet) {
 			continue
 		}
-		switch d.derivedStatus(dr) {
+		st := d.derivedStatus(dr)
+		if st == derivedActive && dr.usesRuntime {
+			// As in Cerbos, a derived role's condition is checked again when a rule uses it,
+			// now with runtime.effectiveDerivedRoles of the policy being evaluated.
+			holds, f := d.evalCond(dr.cond, d.rs.frame(dr.env, rp))
+			switch {
+			case f:
+				st = derivedError
+			case !holds:
+				st = derivedInactive
+			}
+		}
+		switch st {
 		case derivedActive:
 			return true, false
 		case derivedError:

@@ -27,8 +27,9 @@ type exprCompiler struct {
 
 // refs lists the V/C names an expression uses.
 type refs struct {
-	vars   []string
-	consts []string
+	vars    []string
+	consts  []string
+	runtime bool // reads runtime.*
 }
 
 // compile parses and type-checks e and builds its program. It returns nil if the
@@ -94,6 +95,8 @@ func namespaceRefs(a *ast.AST) *refs {
 	}
 	ast.PostOrderVisit(a.Expr(), ast.NewExprVisitor(func(e ast.Expr) {
 		switch e.Kind() {
+		case ast.IdentKind:
+			r.runtime = r.runtime || e.AsIdent() == "runtime"
 		case ast.SelectKind:
 			sel := e.AsSelect()
 			if sel.Operand().Kind() == ast.IdentKind {

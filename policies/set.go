@@ -91,6 +91,11 @@ type Set struct {
 	resources  map[policyID]*resourcePolicy
 	principals map[policyID]*principalPolicy
 	roles      map[policyID]*rolePolicy
+	// parentRoles lists the parent roles of a role in a scope, from its role policies of
+	// every version.
+	parentRoles map[roleScope][]string
+	// rolesByScope lists the role policies of each scope and version.
+	rolesByScope map[scopeVersion][]*rolePolicy
 	// resourceChains maps every scope holding a resource or role policy to its chain: the
 	// scope and its ancestors that hold such policies, most specific first. principalChains
 	// does the same for principal policies. Scope search tests existence per scope, not per

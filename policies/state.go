@@ -203,7 +203,7 @@ func (rs *requestState) nowValue() ref.Val {
 // outside resource policies).
 func (rs *requestState) frame(env *exprEnv, rp *resourcePolicy) *activation {
 	for _, f := range rs.frames {
-		if f.env == env {
+		if f.env == env && f.rp == rp {
 			return f
 		}
 	}
@@ -374,4 +374,65 @@ func sortedErrors(errs []EvaluationError) []EvaluationError {
 		}
 	}
 	return out
+}
+
+func (rs *requestState) jsonValue() map[string]any {
+	m := map[string]any{"principal": rs.principal.jsonValue(), "resource": rs.resource.jsonValue()}
+	if aux := rs.aux.jsonValue(); len(aux) > 0 {
+		m["auxData"] = aux
+	}
+	return m
+}
+
+func (p *principalState) jsonValue() map[string]any {
+	in := &p.rs.in.Principal
+	m := map[string]any{}
+	putNonEmpty(m, "id", in.ID)
+	if len(in.Roles) > 0 {
+		roles := make([]any, len(in.Roles))
+		for i, r := range in.Roles {
+			roles[i] = r
+		}
+		m["roles"] = roles
+	}
+	if len(in.Attr) > 0 {
+		m["attr"] = in.Attr
+	}
+	putNonEmpty(m, "policyVersion", in.PolicyVersion)
+	putNonEmpty(m, "scope", trimScope(in.Scope))
+	return m
+}
+
+func (r *resourceState) jsonValue() map[string]any {
+	in := &r.rs.in.Resource
+	m := map[string]any{}
+	putNonEmpty(m, "kind", in.Kind)
+	putNonEmpty(m, "id", in.ID)
+	if len(in.Attr) > 0 {
+		m["attr"] = in.Attr
+	}
+	putNonEmpty(m, "policyVersion", in.PolicyVersion)
+	putNonEmpty(m, "scope", trimScope(in.Scope))
+	return m
+}
+
+func (a *auxState) jsonValue() map[string]any {
+	m := map[string]any{}
+	if len(a.rs.in.AuxData.JWT) > 0 {
+		m["jwt"] = a.rs.in.AuxData.JWT
+	}
+	if len(a.rs.in.AuxData.JWTs) > 0 {
+		jwts := map[string]any{}
+		for name, claims := range a.rs.in.AuxData.JWTs {
+			jwts[name] = map[string]any{"claims": claims}
+		}
+		m["jwts"] = jwts
+	}
+	return m
+}
+
+func putNonEmpty(m map[string]any, key, val string) {
+	if val != "" {
+		m[key] = val
+	}
 }
