@@ -39,15 +39,16 @@ func compileRepository(repo *Repository, cfg Config, ps *problems) *Set {
 		probs: ps,
 		env:   e,
 		set: &Set{
-			cfg:             cfg,
-			globals:         newGlobals(cfg.Globals),
-			resources:       map[policyID]*resourcePolicy{},
-			principals:      map[policyID]*principalPolicy{},
-			roles:           map[policyID]*rolePolicy{},
-			parentRoles:     map[roleScope][]string{},
-			rolesByScope:    map[scopeVersion][]*rolePolicy{},
-			resourceChains:  map[string][]string{},
-			principalChains: map[string][]string{},
+			cfg:               cfg,
+			globals:           newGlobals(cfg.Globals),
+			resources:         map[policyID]*resourcePolicy{},
+			principals:        map[policyID]*principalPolicy{},
+			roles:             map[policyID]*rolePolicy{},
+			parentRoles:       map[roleScope][]string{},
+			rolesByScope:      map[scopeVersion][]*rolePolicy{},
+			principalVersions: map[scopeVersion]bool{},
+			resourceChains:    map[string][]string{},
+			principalChains:   map[string][]string{},
 		},
 		resources:       map[policyID]*Policy{},
 		principals:      map[policyID]*Policy{},
@@ -226,6 +227,7 @@ func (b *setBuilder) compileAll() {
 		if pp := b.compilePrincipalPolicy(p); pp != nil {
 			b.set.principals[id] = pp
 			b.set.principalChains[id.scope] = nil
+			b.set.principalVersions[scopeVersion{id.scope, id.version}] = true
 		}
 	}
 	b.set.policyCount = len(b.set.resources) + len(b.set.principals) + len(b.set.roles)

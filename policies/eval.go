@@ -69,8 +69,8 @@ type decider struct {
 	pchain      []string
 	rchain      []string
 	resourceKey string // reported for resource-family decisions
-	// principalExists is true when a principal policy for the principal's id and policy
-	// version exists in the principal scope chain.
+	// principalExists is true when some principal policy of the principal's policy version
+	// (for any principal) exists in the principal scope chain, as Cerbos tests it.
 	principalExists bool
 }
 
@@ -103,7 +103,7 @@ func (s *Set) newDecider(rs *requestState) *decider {
 	d.pchain = s.scopeChain(s.principalChains, s.requestScope(in.Principal.Scope), nil)
 	d.rchain = s.scopeChain(s.resourceChains, d.rscope, &rs.chainBuf)
 	for _, scope := range d.pchain {
-		if s.principals[policyID{d.principalID, d.pv, scope}] != nil {
+		if s.principalVersions[scopeVersion{scope, d.pv}] {
 			d.principalExists = true
 			break
 		}
@@ -121,8 +121,8 @@ func (s *Set) newDecider(rs *requestState) *decider {
 }
 
 // principalKey is the key reported for principal-policy decisions: built from the
-// principal's policy version and the most specific scope of the chain when a principal
-// policy of that version exists in the chain, NO_MATCH otherwise (the rules themselves are
+// principal's id and policy version and the most specific scope of the chain when principal
+// policies of that version exist in the chain, NO_MATCH otherwise (the rules themselves are
 // selected by the resource's version, as Cerbos does).
 func (d *decider) principalKey() string {
 	if !d.principalExists {
@@ -237,8 +237,8 @@ func (d *decider) decideAll(out *Output) {
 // decide applies principal policies first (their ALLOW or DENY is final), then resource
 // and role policies role by role, where the first role that ends in ALLOW wins.
 func (d *decider) decide(action string) ActionResult {
-	// Cerbos evaluates nothing unless a principal policy of the principal's version or a
-	// resource (or role) policy of the resource's kind and version exists for the request.
+	// Cerbos evaluates nothing unless principal policies of the principal's version or a
+	// resource (or role) policy of the resource's kind and version exist for the request.
 	if !d.principalExists && d.resourceKey == NoMatch {
 		return ActionResult{Action: action, Effect: EffectDeny, Policy: NoMatch}
 	}

@@ -94,6 +94,8 @@ type Set struct {
 	// parentRoles lists the parent roles of a role in a scope, from its role policies of
 	// every version.
 	parentRoles map[roleScope][]string
+	// principalVersions records the scopes and versions that have principal policies.
+	principalVersions map[scopeVersion]bool
 	// rolesByScope lists the role policies of each scope and version.
 	rolesByScope map[scopeVersion][]*rolePolicy
 	// resourceChains maps every scope holding a resource or role policy to its chain: the
