@@ -17,6 +17,26 @@ const maxNodeDepth = 200
 type nodeReader struct {
 	file  string
 	probs *problems
+	// visits counts nodes read, aliases expanded each time they are used, so that a small
+	// file of nested aliases ("billion laughs") is reported instead of expanded.
+	visits    int
+	exhausted bool
+}
+
+// maxNodeVisits bounds the nodes read from one file, counting alias expansions.
+const maxNodeVisits = 1 << 20
+
+// visit counts one node and reports whether the budget allows reading it.
+func (r *nodeReader) visit(n *yaml.Node) bool {
+	r.visits++
+	if r.visits <= maxNodeVisits {
+		return true
+	}
+	if !r.exhausted {
+		r.exhausted = true
+		r.errorAt(ErrParse, n, "$", "document too large: more than %d nodes after expanding aliases", maxNodeVisits)
+	}
+	return false
 }
 
 // field is one key/value pair of a mapping, after merge keys and aliases are resolved.
@@ -115,6 +135,9 @@ func (r *nodeReader) entries(n *yaml.Node, path string) ([]field, bool) {
 }
 
 func (r *nodeReader) mappingFields(n *yaml.Node, path string, norm func(string) string) ([]field, bool) {
+	if !r.visit(n) {
+		return nil, false
+	}
 	n = resolve(n)
 	if n == nil {
 		r.errorAt(ErrParse, nil, path, "alias nesting too deep")
@@ -131,6 +154,9 @@ func (r *nodeReader) mappingFields(n *yaml.Node, path string, norm func(string) 
 }
 
 func (r *nodeReader) collectFields(n *yaml.Node, path string, out *[]field, seen map[string]bool, norm func(string) string, explicit bool, depth int) {
+	if !r.visit(n) {
+		return
+	}
 	if depth > maxNodeDepth {
 		r.errorAt(ErrParse, n, path, "merge nesting too deep")
 		return
@@ -239,6 +265,9 @@ func (r *nodeReader) strList(n *yaml.Node, path string) ([]string, []*yaml.Node)
 	out := make([]string, 0, len(rn.Content))
 	nodes := make([]*yaml.Node, 0, len(rn.Content))
 	for i, item := range rn.Content {
+		if !r.visit(item) {
+			break
+		}
 		s, ok := r.str(item, fmt.Sprintf("%s[%d]", path, i))
 		if ok {
 			out = append(out, s)
@@ -258,11 +287,18 @@ func (r *nodeReader) seq(n *yaml.Node, path string) []*yaml.Node {
 		r.errorAt(ErrParse, rn, path, "expected sequence value got %s", kindName(rn))
 		return nil
 	}
+	if !r.visit(rn) {
+		return nil
+	}
+	r.visits += len(rn.Content)
 	return rn.Content
 }
 
 // value converts a node into a JSON-like Go value (map[string]any, []any, string, float64, bool, nil).
 func (r *nodeReader) value(n *yaml.Node, path string, depth int) (any, bool) {
+	if !r.visit(n) {
+		return nil, false
+	}
 	rn := resolve(n)
 	if rn == nil || depth > maxNodeDepth {
 		r.errorAt(ErrParse, n, path, "value nesting too deep")
