@@ -23,9 +23,11 @@ type setBuilder struct {
 	exportConst map[string]*Policy
 
 	compiledDerived map[string]map[string]*derivedRole // set name → role name → role
-	schemaReg       *schemas.Registry
-	nextEnvID       int
-	nextDerivedID   int
+	// duplicates are compiled only to report their own problems too.
+	duplicates    []*Policy
+	schemaReg     *schemas.Registry
+	nextEnvID     int
+	nextDerivedID int
 }
 
 func compileRepository(repo *Repository, cfg Config, ps *problems) *Set {
@@ -90,6 +92,7 @@ func (b *setBuilder) index(pols []*Policy) {
 		}
 		if prev != nil {
 			b.probs.add(ErrRepository, p.File, p.KindPos, "duplicate policy definition: %s is already defined in %s", p.Key(), prev.File)
+			b.duplicates = append(b.duplicates, p)
 		}
 	}
 }
@@ -228,6 +231,20 @@ func (b *setBuilder) compileAll() {
 			b.set.principals[id] = pp
 			b.set.principalChains[id.scope] = nil
 			b.set.principalVersions[scopeVersion{id.scope, id.version}] = true
+		}
+	}
+	for _, p := range b.duplicates {
+		switch p.Kind {
+		case KindResource:
+			b.compileResourcePolicy(p)
+		case KindPrincipal:
+			b.compilePrincipalPolicy(p)
+		case KindRole:
+			b.compileRolePolicy(p)
+		case KindDerivedRoles:
+			b.compileDerivedRoles(p)
+		case KindExportVariables, KindExportConstants:
+			b.buildEnv(p, p.Key(), Constants{}, Variables{}, nil)
 		}
 	}
 	b.set.policyCount = len(b.set.resources) + len(b.set.principals) + len(b.set.roles)

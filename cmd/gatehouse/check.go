@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse/gatehouse/mapping"
 	"github.com/gatehouse/gatehouse/policies"
 )
 
@@ -44,11 +45,13 @@ func (f *engineFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.defaultScope, "default-scope", "", "scope for requests that name none")
 	fl.StringArrayVar(&f.jwks, "jwks", nil, "JWK set that verifies auxData JWTs, as ID=PATH (repeatable; keySetId selects one)")
 	fl.DurationVar(&f.jwtSkew, "jwt-skew", 0, "clock skew accepted on auxData JWT exp and nbf")
-	_ = cmd.MarkFlagRequired("policies")
 }
 
 // config turns the flags into an engine configuration.
 func (f *engineFlags) config() (policies.Config, error) {
+	if f.policiesDir == "" {
+		return policies.Config{}, usageError{errors.New("--policies is required")}
+	}
 	cfg := policies.Config{
 		DefaultPolicyVersion: f.defaultVersion,
 		DefaultScope:         f.defaultScope,
@@ -80,7 +83,7 @@ func (f *engineFlags) config() (policies.Config, error) {
 	return cfg, nil
 }
 
-func (f *engineFlags) keySets() (*policies.KeySets, error) {
+func (f *engineFlags) keySets() (*mapping.KeySets, error) {
 	if len(f.jwks) == 0 {
 		return nil, nil
 	}
@@ -95,7 +98,7 @@ func (f *engineFlags) keySets() (*policies.KeySets, error) {
 		}
 		files[id] = path
 	}
-	ks, err := policies.LoadKeySets(files)
+	ks, err := mapping.LoadKeySets(files)
 	if err != nil {
 		return nil, usageError{fmt.Errorf("--jwks: %w", err)}
 	}
@@ -112,7 +115,7 @@ func newCheckCommand() *cobra.Command {
 writes one CheckResources response per line to stdout, in the Cerbos HTTP API's shape.
 A request that fails validation gets a {"code":3,"message":...} line instead; the
 command then exits with status 1 after answering every line.`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.config()
 			if err != nil {

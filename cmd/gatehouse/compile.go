@@ -13,7 +13,7 @@ func newCompileCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "compile DIR",
 		Short: "Validate a policy repository: every problem as file:line:column: message",
-		Args:  cobra.ExactArgs(1),
+		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			set, err := policies.LoadDir(args[0], policies.Config{})
 			if err != nil {
@@ -33,7 +33,7 @@ func newVersionCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the gatehouse version",
-		Args:  cobra.NoArgs,
+		Args:  usageArgs(cobra.NoArgs),
 		Run: func(cmd *cobra.Command, _ []string) {
 			v := version
 			info, ok := debug.ReadBuildInfo()

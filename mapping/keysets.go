@@ -1,4 +1,4 @@
-package policies
+package mapping
 
 import (
 	"bytes"
@@ -15,8 +15,9 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwt"
 )
 
-// KeySets verifies auxData JWTs against named JSON Web Key sets, as Cerbos's
-// auxData.jwt.keySets configuration does. It is safe for concurrent use.
+// KeySets verifies JWTs against named JSON Web Key sets, as Cerbos's auxData.jwt.keySets
+// configuration does for the auxData of CheckResources requests. It implements
+// policies.JWTVerifier and is safe for concurrent use.
 type KeySets struct {
 	sets map[string]jwk.Set
 	ids  []string
