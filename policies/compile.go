@@ -48,6 +48,7 @@ func compileRepository(repo *Repository, cfg Config, ps *problems) *Set {
 			roles:             map[policyID]*rolePolicy{},
 			parentRoles:       map[roleScope][]string{},
 			rolesByScope:      map[scopeVersion][]*rolePolicy{},
+			roleScopes:        map[string]bool{},
 			principalVersions: map[scopeVersion]bool{},
 			resourceChains:    map[string][]string{},
 			principalChains:   map[string][]string{},
@@ -209,6 +210,7 @@ func (b *setBuilder) compileAll() {
 	for id, p := range b.roles {
 		if rp := b.compileRolePolicy(p); rp != nil {
 			b.set.roles[id] = rp
+			b.set.roleScopes[id.scope] = true
 			sv := scopeVersion{id.scope, id.version}
 			b.set.rolesByScope[sv] = append(b.set.rolesByScope[sv], rp)
 			key := roleScope{id.name, id.scope}

@@ -102,6 +102,15 @@ func (s *Set) newDecider(rs *requestState) *decider {
 	}
 	d.pchain = s.scopeChain(s.principalChains, s.requestScope(in.Principal.Scope), nil)
 	d.rchain = s.scopeChain(s.resourceChains, d.rscope, &rs.chainBuf)
+	// Resolve the policies of the chains once per input: they are the same for every
+	// action and role.
+	for _, scope := range d.rchain {
+		rs.rpols = append(rs.rpols, s.resources[policyID{d.kind, d.rv, scope}])
+		rs.rroles = append(rs.rroles, s.roleScopes[scope])
+	}
+	for _, scope := range d.pchain {
+		rs.ppols = append(rs.ppols, s.principals[policyID{d.principalID, d.rv, scope}])
+	}
 	for _, scope := range d.pchain {
 		if s.principalVersions[scopeVersion{scope, d.pv}] {
 			d.principalExists = true
@@ -111,7 +120,7 @@ func (s *Set) newDecider(rs *requestState) *decider {
 	d.expandRoles()
 	d.resourceKey = NoMatch
 	if d.anyResourcePolicy() {
-		if rp := s.resources[policyID{d.kind, d.rv, d.rchain[0]}]; rp != nil {
+		if rp := rs.rpols[0]; rp != nil {
 			d.resourceKey = rp.key
 		} else {
 			d.resourceKey = resourceKey(in.Resource.Kind, d.rv, d.rchain[0])
@@ -139,9 +148,12 @@ func (d *decider) principalKey() string {
 // the kind. Only then
 // is a default deny attributed to the resource policy key rather than NO_MATCH.
 func (d *decider) anyResourcePolicy() bool {
-	for _, scope := range d.rchain {
-		if d.s.resources[policyID{d.kind, d.rv, scope}] != nil {
+	for i, scope := range d.rchain {
+		if d.rs.rpols[i] != nil {
 			return true
+		}
+		if !d.rs.rroles[i] {
+			continue
 		}
 		for _, rp := range d.s.rolesByScope[scopeVersion{scope, d.rv}] {
 			if rp.coversKind(d.kind) {
@@ -272,8 +284,8 @@ func (d *decider) decide(action string) ActionResult {
 // principalDecision walks the principal scope chain. Rules are selected by the resource's
 // policy version, as Cerbos does.
 func (d *decider) principalDecision(action string) (Effect, string) {
-	for _, scope := range d.pchain {
-		pp := d.s.principals[policyID{d.principalID, d.rv, scope}]
+	for i, scope := range d.pchain {
+		pp := d.rs.ppols[i]
 		if pp == nil {
 			continue
 		}
@@ -298,18 +310,21 @@ func (d *decider) principalDecision(action string) (Effect, string) {
 // resourceDecision walks the resource scope chain for one principal role (with its parent
 // roles): role-policy restrictions first, then the resource policy's rules.
 func (d *decider) resourceDecision(action string, roleSet []string) (Effect, string, string) {
-	for _, scope := range d.rchain {
-		rp := d.s.resources[policyID{d.kind, d.rv, scope}]
+	for i, scope := range d.rchain {
+		rp, hasRoles := d.rs.rpols[i], d.rs.rroles[i]
 		if rp != nil {
 			d.visit(rp)
 		}
 		// A scope counts for this role only if some rule there concerns the role set:
 		// a resource-policy rule for one of its roles (any action) or a role-policy rule
 		// for the kind. Otherwise role policies there do not restrict it either.
-		if !d.scopeConcernsRoles(rp, scope, roleSet) {
+		if !d.scopeConcernsRoles(rp, scope, hasRoles, roleSet) {
 			continue
 		}
 		for _, role := range roleSet {
+			if !hasRoles {
+				break
+			}
 			if rolePol := d.s.roles[policyID{role, d.rv, scope}]; rolePol != nil && d.roleDenies(rolePol, action) {
 				return EffectDeny, rolePol.key, scope
 			}
@@ -345,7 +360,7 @@ func (d *decider) resourceDecision(action string, roleSet []string) (Effect, str
 // scopeConcernsRoles reports whether the resource policy rp at scope (nil if none) has a
 // rule for one of roleSet (by role or by a derived role's parent roles), or a role policy
 // of one of roleSet at scope has a rule for the resource kind.
-func (d *decider) scopeConcernsRoles(rp *resourcePolicy, scope string, roleSet []string) bool {
+func (d *decider) scopeConcernsRoles(rp *resourcePolicy, scope string, hasRoles bool, roleSet []string) bool {
 	if rp != nil {
 		for _, r := range rp.rules {
 			if r.roles != nil && r.roles.matchAny(roleSet) {
@@ -357,6 +372,9 @@ func (d *decider) scopeConcernsRoles(rp *resourcePolicy, scope string, roleSet [
 				}
 			}
 		}
+	}
+	if !hasRoles {
+		return false
 	}
 	for _, role := range roleSet {
 		if rolePol := d.s.roles[policyID{role, d.rv, scope}]; rolePol != nil && rolePol.coversKind(d.kind) {

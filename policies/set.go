@@ -96,6 +96,8 @@ type Set struct {
 	parentRoles map[roleScope][]string
 	// principalVersions records the scopes and versions that have principal policies.
 	principalVersions map[scopeVersion]bool
+	// roleScopes records the scopes that have role policies.
+	roleScopes map[string]bool
 	// rolesByScope lists the role policies of each scope and version.
 	rolesByScope map[scopeVersion][]*rolePolicy
 	// resourceChains maps every scope holding a resource or role policy to its chain: the

@@ -18,8 +18,10 @@ import (
 // The per-request values behind the CEL objects request, P, R and request.auxData. Each
 // CEL value is built on first use, so a decision pays only for what its conditions read.
 type principalState struct {
-	rs                                    *requestState
-	id, roles, attr, policyVersion, scope ref.Val
+	rs                              *requestState
+	id, roles, policyVersion, scope ref.Val
+	attr                            attrMap
+	attrSet                         bool
 }
 
 func (p *principalState) idVal() ref.Val {
@@ -33,7 +35,13 @@ func (p *principalState) rolesVal() ref.Val {
 	return p.roles
 }
 
-func (p *principalState) attrVal() ref.Val { return lazyMap(&p.attr, p.rs.in.Principal.Attr) }
+func (p *principalState) attrVal() ref.Val {
+	if !p.attrSet {
+		p.attr.reset(p.rs.in.Principal.Attr)
+		p.attrSet = true
+	}
+	return &p.attr
+}
 
 func (p *principalState) versionVal() ref.Val {
 	return lazyString(&p.policyVersion, p.rs.in.Principal.PolicyVersion)
@@ -44,13 +52,21 @@ func (p *principalState) scopeVal() ref.Val {
 }
 
 type resourceState struct {
-	rs                                   *requestState
-	kind, id, attr, policyVersion, scope ref.Val
+	rs                             *requestState
+	kind, id, policyVersion, scope ref.Val
+	attr                           attrMap
+	attrSet                        bool
 }
 
 func (r *resourceState) kindVal() ref.Val { return lazyString(&r.kind, r.rs.in.Resource.Kind) }
 func (r *resourceState) idVal() ref.Val   { return lazyString(&r.id, r.rs.in.Resource.ID) }
-func (r *resourceState) attrVal() ref.Val { return lazyMap(&r.attr, r.rs.in.Resource.Attr) }
+func (r *resourceState) attrVal() ref.Val {
+	if !r.attrSet {
+		r.attr.reset(r.rs.in.Resource.Attr)
+		r.attrSet = true
+	}
+	return &r.attr
+}
 
 func (r *resourceState) versionVal() ref.Val {
 	return lazyString(&r.policyVersion, r.rs.in.Resource.PolicyVersion)
@@ -136,6 +152,9 @@ type requestState struct {
 	roleEnds        []int
 	roleSets        [][]string
 	chainBuf        []string
+	rpols           []*resourcePolicy  // resource policy of each scope of the resource chain
+	rroles          []bool             // whether each scope of the resource chain has role policies
+	ppols           []*principalPolicy // principal policy (by resource version) of each principal scope
 
 	effective  []string // effective derived roles, unique
 	outputs    []OutputEntry
@@ -181,6 +200,11 @@ func (rs *requestState) release() {
 	clear(rs.roleSets)
 	rs.roleSets = rs.roleSets[:0]
 	rs.chainBuf = rs.chainBuf[:0]
+	clear(rs.rpols)
+	rs.rpols = rs.rpols[:0]
+	rs.rroles = rs.rroles[:0]
+	clear(rs.ppols)
+	rs.ppols = rs.ppols[:0]
 	rs.effective = rs.effective[:0]
 	clear(rs.outputs)
 	rs.outputs = rs.outputs[:0]

@@ -58,7 +58,7 @@ func checkVersionAndScope(what, version, scope string) error {
 	if version != "" && !isWordString(version) {
 		return fmt.Errorf("%s.policyVersion: does not match regex pattern `%s`", what, requestVersionPattern)
 	}
-	if scope != "" && !scopePattern.MatchString(scope) {
+	if scope != "" && !isScope(scope) {
 		return fmt.Errorf("%s.scope: does not match regex pattern `%s`", what, scopePattern)
 	}
 	return nil
@@ -107,7 +107,7 @@ func (d *decider) schemaCheck(out *Output) bool {
 	if enf == SchemaEnforcementNone || len(d.rchain) == 0 {
 		return true
 	}
-	rp := d.s.resources[policyID{d.kind, d.rv, d.rchain[0]}]
+	rp := d.rs.rpols[0]
 	if rp == nil {
 		return true
 	}
@@ -140,4 +140,30 @@ func allMatch(m *matcher, actions []string) bool {
 		}
 	}
 	return true
+}
+
+// isScope reports whether s matches the scope pattern ^(\.|[0-9a-zA-Z][\w\-]*(\.\w[\w\-]*)*)$
+// (or is empty) without running the regular expression on the request path.
+func isScope(s string) bool {
+	if s == "" || s == "." {
+		return true
+	}
+	segStart := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		switch {
+		case segStart:
+			// the first segment starts with a letter or digit, later ones with a word character
+			if !alnum && !(i > 0 && c == '_') {
+				return false
+			}
+			segStart = false
+		case c == '.':
+			segStart = true
+		case !alnum && c != '_' && c != '-':
+			return false
+		}
+	}
+	return !segStart
 }
