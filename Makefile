@@ -7,7 +7,7 @@ TOOLS := $(CURDIR)/.tools
 CERBOS_VERSION := 0.55.0
 ENVOY_VERSION := 1.40.0
 
-.PHONY: tools test build
+.PHONY: tools test build demo
 
 ## tools: install the Cerbos PDP and Envoy into .tools/ (skips what is already there)
 tools:
@@ -22,3 +22,7 @@ test: tools
 ## build: the gatehouse binary in bin/
 build:
 	go build -o bin/gatehouse ./cmd/gatehouse
+
+## demo: decide the demo requests with the demo policies (gatehouse check)
+demo:
+	go run ./cmd/gatehouse check --policies envoy/demo/policies < envoy/demo/requests.jsonl
