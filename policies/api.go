@@ -182,12 +182,25 @@ type ActionMetaJSON struct {
 	MatchedScope  string `json:"matchedScope,omitempty"`
 }
 
-// OutputJSON is one rule output.
+// OutputJSON is one rule output: val holds the value (null included) unless error is set.
 type OutputJSON struct {
 	Src    string `json:"src"`
 	Action string `json:"action,omitempty"`
 	Val    any    `json:"val,omitempty"`
 	Error  string `json:"error,omitempty"`
+}
+
+// MarshalJSON writes "val" whenever there is no error, even when the value is null.
+func (o OutputJSON) MarshalJSON() ([]byte, error) {
+	type plain OutputJSON
+	if o.Error != "" {
+		return json.Marshal(plain(o))
+	}
+	return json.Marshal(struct {
+		Src    string `json:"src"`
+		Action string `json:"action,omitempty"`
+		Val    any    `json:"val"`
+	}{o.Src, o.Action, o.Val})
 }
 
 // NewCheckResourcesResponse renders engine outputs (one per request resource, in order).

@@ -315,9 +315,7 @@ func (b *setBuilder) compileResourcePolicy(p *Policy) *resourcePolicy {
 		}
 		cr.cond = env.condition(r.Condition)
 		cr.output = env.output(r.Output)
-		if body.ScopePermissions == ScopePermissionsRequireParentalConsent && cr.effect == EffectAllow && cr.cond != nil {
-			cr.effect, cr.negate = EffectDeny, true
-		}
+		cr.requireParentalConsent(body.ScopePermissions)
 		rp.rules = append(rp.rules, cr)
 	}
 	return rp
@@ -403,9 +401,7 @@ func (b *setBuilder) compilePrincipalPolicy(p *Policy) *principalPolicy {
 				cond:      env.condition(a.Condition),
 				output:    env.output(a.Output),
 			}
-			if body.ScopePermissions == ScopePermissionsRequireParentalConsent && cr.effect == EffectAllow && cr.cond != nil {
-				cr.effect, cr.negate = EffectDeny, true
-			}
+			cr.requireParentalConsent(body.ScopePermissions)
 			pp.rules = append(pp.rules, cr)
 		}
 	}
@@ -441,5 +437,14 @@ func buildChains(chains map[string][]string) {
 			}
 		}
 		chains[scope] = chain
+	}
+}
+
+// requireParentalConsent applies REQUIRE_PARENTAL_CONSENT_FOR_ALLOWS to a rule: a
+// conditional ALLOW becomes a DENY when its condition does not hold. (An unconditional
+// ALLOW stays, and only lets evaluation go on to the parent scope.)
+func (r *rule) requireParentalConsent(perms ScopePermissions) {
+	if perms == ScopePermissionsRequireParentalConsent && r.effect == EffectAllow && r.cond != nil {
+		r.effect, r.negate = EffectDeny, true
 	}
 }

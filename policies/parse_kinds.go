@@ -16,16 +16,10 @@ func (r *policyReader) resourcePolicy(n *yaml.Node, path string) *ResourcePolicy
 		switch f.name {
 		case "resource", "version":
 			// read below with required checks
-		case "scope":
-			rp.Scope = r.scopeField(f)
-		case "scopePermissions":
-			rp.ScopePermissions = r.scopePermissions(f.val, f.path)
+		case "scope", "scopePermissions", "constants", "variables":
+			r.sharedField(f, &rp.Scope, &rp.ScopePermissions, &rp.Constants, &rp.Variables)
 		case "importDerivedRoles":
 			rp.ImportDerivedRoles = r.refs(f.val, f.path)
-		case "constants":
-			rp.Constants = r.constants(f.val, f.path)
-		case "variables":
-			rp.Variables = r.variables(f.val, f.path)
 		case "schemas":
 			rp.Schemas = r.schemas(f.val, f.path)
 		case "rules":
@@ -171,14 +165,8 @@ func (r *policyReader) principalPolicy(n *yaml.Node, path string) *PrincipalPoli
 	for _, f := range fs {
 		switch f.name {
 		case "principal", "version":
-		case "scope":
-			pp.Scope = r.scopeField(f)
-		case "scopePermissions":
-			pp.ScopePermissions = r.scopePermissions(f.val, f.path)
-		case "constants":
-			pp.Constants = r.constants(f.val, f.path)
-		case "variables":
-			pp.Variables = r.variables(f.val, f.path)
+		case "scope", "scopePermissions", "constants", "variables":
+			r.sharedField(f, &pp.Scope, &pp.ScopePermissions, &pp.Constants, &pp.Variables)
 		case "rules":
 			seen := map[string]int{}
 			for i, item := range r.seq(f.val, f.path) {
@@ -294,21 +282,15 @@ func (r *policyReader) rolePolicy(n *yaml.Node, path string) *RolePolicy {
 		case "version":
 			rp.Version, _ = r.str(f.val, f.path)
 			r.checkPattern(f.key, f.path, rp.Version, rolePolicyVersion)
-		case "scope":
-			rp.Scope = r.scopeField(f)
-		case "scopePermissions":
-			rp.ScopePermissions = r.scopePermissions(f.val, f.path)
-			if rp.ScopePermissions == ScopePermissionsOverrideParent {
+		case "scope", "scopePermissions", "constants", "variables":
+			r.sharedField(f, &rp.Scope, &rp.ScopePermissions, &rp.Constants, &rp.Variables)
+			if f.name == "scopePermissions" && rp.ScopePermissions == ScopePermissionsOverrideParent {
 				r.validationError(f.key, f.path, "role policies only support SCOPE_PERMISSIONS_REQUIRE_PARENTAL_CONSENT_FOR_ALLOWS")
 			}
 		case "parentRoles":
 			var nodes []*yaml.Node
 			rp.ParentRoles, nodes = r.strList(f.val, f.path)
 			r.nonEmptyUnique(rp.ParentRoles, nodes, f.key, f.path, false)
-		case "constants":
-			rp.Constants = r.constants(f.val, f.path)
-		case "variables":
-			rp.Variables = r.variables(f.val, f.path)
 		case "rules":
 			for i, item := range r.seq(f.val, f.path) {
 				if rule := r.roleRule(item, fmt.Sprintf("%s[%d]", f.path, i)); rule != nil {
@@ -478,4 +460,18 @@ func (r *policyReader) exportConstants(n *yaml.Node, path string) *ExportConstan
 		r.checkPattern(kn, path+".name", ec.Name, refNamePattern)
 	}
 	return ec
+}
+
+// sharedField reads a field that resource, principal and role policies have in common.
+func (r *policyReader) sharedField(f field, scope *string, perms *ScopePermissions, consts *Constants, vars *Variables) {
+	switch f.name {
+	case "scope":
+		*scope = r.scopeField(f)
+	case "scopePermissions":
+		*perms = r.scopePermissions(f.val, f.path)
+	case "constants":
+		*consts = r.constants(f.val, f.path)
+	case "variables":
+		*vars = r.variables(f.val, f.path)
+	}
 }
