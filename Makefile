@@ -7,7 +7,7 @@ TOOLS := $(CURDIR)/.tools
 CERBOS_VERSION := 0.55.0
 ENVOY_VERSION := 1.40.0
 
-.PHONY: tools test build demo
+.PHONY: tools test build run
 
 ## tools: install the Cerbos PDP and Envoy into .tools/ (skips what is already there)
 tools:
@@ -23,6 +23,6 @@ test: tools
 build:
 	go build -o bin/gatehouse ./cmd/gatehouse
 
-## demo: decide the demo requests with the demo policies (gatehouse check)
-demo:
-	go run ./cmd/gatehouse check --policies envoy/demo/policies < envoy/demo/requests.jsonl
+## run: serve the demo configuration (envoy/demo/gatehouse.yaml) on 127.0.0.1:9191 (gRPC) and :9192 (health)
+run:
+	go run ./cmd/gatehouse serve

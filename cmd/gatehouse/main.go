@@ -1,6 +1,6 @@
 // Command gatehouse is an Envoy external-authorization service that decides with Cerbos
-// policies. Subcommands: check (decide CheckResources requests offline), compile
-// (validate a policy repository) and version.
+// policies. Subcommands: serve (the ext_authz service), check (decide CheckResources
+// requests offline), compile (validate a policy repository) and version.
 package main
 
 import (
@@ -23,7 +23,7 @@ const (
 	exitOK       = 0
 	exitFailure  = 1 // a request line or a check failed
 	exitUsage    = 2 // bad flags or arguments
-	exitPolicies = 3 // the policy repository does not load
+	exitPolicies = 3 // the configuration or the policy repository does not load
 )
 
 // usageError marks errors in flags and arguments.
@@ -55,7 +55,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	var problems policies.ProblemList
 	var fe failedError
 	var ue usageError
+	var ce configError
 	switch {
+	case errors.As(err, &ce) && !errors.As(err, &problems):
+		fmt.Fprintln(stderr, ce.err)
+		fmt.Fprintln(stderr, "gatehouse: the configuration does not load")
+		return exitPolicies
 	case errors.As(err, &problems):
 		for _, p := range problems {
 			fmt.Fprintln(stderr, p)
@@ -88,7 +93,7 @@ func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newCheckCommand(), newCompileCommand(), newVersionCommand())
+	root.AddCommand(newServeCommand(), newCheckCommand(), newCompileCommand(), newMintTokenCommand(), newVersionCommand())
 	return root
 }
 

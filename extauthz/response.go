@@ -1,0 +1,155 @@
+package extauthz
+
+import (
+	"encoding/json"
+	"strings"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/genproto/googleapis/rpc/code"
+	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
+)
+
+// Reason codes in deny bodies, logs and metadata. They are stable: operators alert on them.
+const (
+	ReasonAllowed         = "allowed"
+	ReasonPolicyDenied    = "policy_denied"
+	ReasonUnauthenticated = "unauthenticated"
+	ReasonUnchecked       = "unchecked" // let through by configuration without a policy check
+)
+
+// failOpenHeader is what Envoy adds upstream when failure_mode_allow_header_add is on.
+const failOpenHeader = "x-envoy-auth-failure-mode-allowed"
+
+// decision is the outcome of one check, rendered into a CheckResponse.
+type decision struct {
+	id          string
+	allow       bool
+	httpStatus  int    // for denials: 400, 401 or 403
+	reason      string // stable code
+	principalID string
+	roles       []string
+	source      string
+	attrs       map[string]any
+	policy      string // matched policy key
+	route       string
+	kind        string
+	action      string
+}
+
+// denyBody is the JSON body of a denial. It never contains credentials.
+type denyBody struct {
+	DecisionID string `json:"decision_id"`
+	Reason     string `json:"reason"`
+	Status     int    `json:"status"`
+}
+
+// respond renders a decision.
+func (s *Server) respond(d *decision) *authv3.CheckResponse {
+	resp := &authv3.CheckResponse{DynamicMetadata: d.metadata()}
+	if d.allow {
+		resp.Status = &rpcstatus.Status{Code: int32(code.Code_OK)}
+		resp.HttpResponse = &authv3.CheckResponse_OkResponse{OkResponse: s.okResponse(d)}
+		return resp
+	}
+	body, _ := json.Marshal(denyBody{DecisionID: d.id, Reason: d.reason, Status: d.httpStatus})
+	headers := []*corev3.HeaderValueOption{
+		overwrite("content-type", "application/json"),
+		overwrite(s.cfg.Response.Headers.DecisionID, d.id),
+	}
+	if d.httpStatus == 401 {
+		headers = append(headers, overwrite("www-authenticate", s.cfg.Response.WWWAuthenticate))
+	}
+	grpcCode := code.Code_PERMISSION_DENIED
+	if d.httpStatus == 401 {
+		grpcCode = code.Code_UNAUTHENTICATED
+	}
+	resp.Status = &rpcstatus.Status{Code: int32(grpcCode), Message: d.reason}
+	resp.HttpResponse = &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
+		Status:  &typev3.HttpStatus{Code: typev3.StatusCode(d.httpStatus)},
+		Headers: headers,
+		Body:    string(body),
+	}}
+	return resp
+}
+
+// okResponse overwrites the identity headers for the app and removes client-sent copies of
+// those it does not set.
+func (s *Server) okResponse(d *decision) *authv3.OkHttpResponse {
+	h := &s.cfg.Response.Headers
+	ok := &authv3.OkHttpResponse{}
+	set := func(name, value string) {
+		if value == "" {
+			ok.HeadersToRemove = append(ok.HeadersToRemove, name)
+			return
+		}
+		ok.Headers = append(ok.Headers, overwrite(name, value))
+	}
+	set(h.DecisionID, d.id)
+	set(h.Principal, d.principalID)
+	set(h.Roles, strings.Join(d.roles, ","))
+	set(h.IdentitySource, d.source)
+	for _, name := range s.attrHeaders {
+		set(name, attrString(d.attrs[h.Attributes[name]]))
+	}
+	// A client can send Envoy's fail-open marker itself; the app must only ever see
+	// Envoy's own (added when a check fails open, which never passes through here).
+	ok.HeadersToRemove = append(ok.HeadersToRemove, failOpenHeader)
+	ok.HeadersToRemove = append(ok.HeadersToRemove, s.cfg.Response.RemoveHeaders...)
+	return ok
+}
+
+func overwrite(name, value string) *corev3.HeaderValueOption {
+	return &corev3.HeaderValueOption{
+		Header:       &corev3.HeaderValue{Key: name, Value: value},
+		AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+	}
+}
+
+// attrString renders a principal attribute for a header: strings as they are, other
+// values as JSON; control characters make the value empty (the header is then removed).
+func attrString(v any) string {
+	var s string
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		s = x
+	default:
+		b, err := json.Marshal(x)
+		if err != nil {
+			return ""
+		}
+		s = string(b)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return ""
+		}
+	}
+	return s
+}
+
+// metadata is the dynamic metadata Envoy stores under envoy.filters.http.ext_authz, for
+// access logs and later filters.
+func (d *decision) metadata() *structpb.Struct {
+	fields := map[string]*structpb.Value{
+		"decision_id": structpb.NewStringValue(d.id),
+		"reason":      structpb.NewStringValue(d.reason),
+		"allowed":     structpb.NewBoolValue(d.allow),
+	}
+	for k, v := range map[string]string{
+		"principal_id":   d.principalID,
+		"matched_policy": d.policy,
+		"route":          d.route,
+		"resource_kind":  d.kind,
+		"action":         d.action,
+	} {
+		if v != "" {
+			fields[k] = structpb.NewStringValue(v)
+		}
+	}
+	return &structpb.Struct{Fields: fields}
+}

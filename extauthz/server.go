@@ -1,0 +1,146 @@
+package extauthz
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"runtime/debug"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/gatehouse/gatehouse/mapping"
+	"github.com/gatehouse/gatehouse/policies"
+)
+
+// Server answers Envoy's Check calls. It is safe for concurrent use; the policy set can
+// be replaced at any time with SetPolicies.
+type Server struct {
+	authv3.UnimplementedAuthorizationServer
+
+	cfg         *Config
+	mapper      *mapping.Mapper
+	policies    atomic.Pointer[policies.Set]
+	attrHeaders []string // sorted names of attribute headers
+	log         *slog.Logger
+	now         func() time.Time
+}
+
+// NewServer builds the server from a loaded configuration and a mapper. Policies are set
+// separately (SetPolicies); until then every check is an Unavailable error.
+func NewServer(cfg *Config, m *mapping.Mapper, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, mapper: m, log: log, now: time.Now}
+	for name := range cfg.Response.Headers.Attributes {
+		s.attrHeaders = append(s.attrHeaders, name)
+	}
+	sort.Strings(s.attrHeaders)
+	return s
+}
+
+// SetPolicies installs a compiled policy set; checks in flight finish with the old one.
+func (s *Server) SetPolicies(set *policies.Set) { s.policies.Store(set) }
+
+// Ready reports whether policies are loaded.
+func (s *Server) Ready() bool { return s.policies.Load() != nil }
+
+// errNotReady is returned before policies are loaded.
+var errNotReady = status.Error(codes.Unavailable, "policies are not loaded yet")
+
+// Check implements envoy.service.auth.v3.Authorization. Every outcome is mapped here:
+// malformed requests are denied with 400, requests without a valid identity with 401,
+// policy denials with 403; gatehouse's own faults (not ready, deadline, panic) are RPC
+// errors, so Envoy's failure_mode_allow and status_on_error decide, never a silent allow.
+func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *authv3.CheckResponse, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("check panicked", "panic", r, "stack", string(debug.Stack()))
+			resp, err = nil, status.Error(codes.Internal, "internal error")
+		}
+	}()
+	set := s.policies.Load()
+	if set == nil {
+		return nil, errNotReady
+	}
+	if s.cfg.Server.CheckTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.cfg.Server.CheckTimeout)
+		defer cancel()
+	}
+	d := &decision{id: newDecisionID()}
+	s.decide(ctx, set, req, d)
+	if err := ctx.Err(); err != nil {
+		return nil, status.FromContextError(err).Err()
+	}
+	if d.httpStatus == 0 && !d.allow {
+		return nil, status.Error(codes.Internal, "internal error")
+	}
+	return s.respond(d), nil
+}
+
+// decide fills in the decision; an internal fault leaves d.httpStatus zero and !allow.
+func (s *Server) decide(ctx context.Context, set *policies.Set, req *authv3.CheckRequest, d *decision) {
+	res, err := s.mapper.Map(ctx, req)
+	if res != nil {
+		d.route = res.Route
+	}
+	if err != nil {
+		var me *mapping.Error
+		if !errors.As(err, &me) {
+			s.log.Error("mapping failed", "decision_id", d.id, "error", err)
+			return
+		}
+		d.reason = me.Reason
+		switch me.Kind {
+		case mapping.KindMalformed:
+			d.httpStatus = 400
+		case mapping.KindUnauthenticated:
+			d.httpStatus = 401
+		case mapping.KindForbidden:
+			d.httpStatus = 403
+		default:
+			s.log.Error("mapping failed", "decision_id", d.id, "reason", me.Reason, "error", me.Err)
+			d.reason = ""
+			return
+		}
+		s.log.Debug("denied before policy evaluation", "decision_id", d.id, "reason", me.Reason, "error", me.Err)
+		return
+	}
+	if res.Pass {
+		d.allow, d.reason = true, ReasonUnchecked
+		return
+	}
+	in := &res.Input
+	d.principalID, d.roles, d.attrs, d.source = in.Principal.ID, in.Principal.Roles, in.Principal.Attr, res.IdentitySource
+	d.kind, d.action = in.Resource.Kind, in.Actions[0]
+	if err := in.Validate(); err != nil {
+		d.httpStatus, d.reason = 400, "unmappable_request"
+		s.log.Debug("mapped input is invalid", "decision_id", d.id, "error", err)
+		return
+	}
+	if in.RequestID == "" {
+		in.RequestID = d.id
+	}
+	var out policies.Output
+	set.CheckOne(in, s.now(), &out)
+	a := out.Actions[0]
+	d.policy = a.Policy
+	if a.Effect == policies.EffectAllow {
+		d.allow, d.reason = true, ReasonAllowed
+		return
+	}
+	d.httpStatus, d.reason = 403, ReasonPolicyDenied
+}
+
+// newDecisionID returns 128 random bits in hex.
+func newDecisionID() string {
+	return fmt.Sprintf("%016x%016x", rand.Uint64(), rand.Uint64())
+}
