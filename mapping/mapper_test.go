@@ -54,7 +54,7 @@ func TestRoutes(t *testing.T) {
 			{Name: "static", Match: RouteMatch{Prefix: "/static", Hosts: []string{"*.example.com"}},
 				Resource: ResourceExprs{Kind: "static", ID: `"assets"`}, Action: "fetch"},
 			{Name: "exact", Match: RouteMatch{Path: "/status", ContextExtensions: map[string]string{"svc": "docs"}},
-				Resource: ResourceExprs{KindExpr: "context.kind", ID: `"status"`, Scope: "context.scope", PolicyVersion: `"v2"`},
+				Resource:   ResourceExprs{KindExpr: "context.kind", ID: `"status"`, Scope: "context.scope", PolicyVersion: `"v2"`},
 				ActionExpr: `request.method == "GET" ? "peek" : "poke"`},
 			{Name: "versioned", Match: RouteMatch{Template: "/v/{id}", When: `request.headers["x-api"] == "2"`},
 				Resource: ResourceExprs{Kind: "thing"}, Actions: map[string]string{"GET": "get", "*": "other"}},
