@@ -127,7 +127,11 @@ func checkOutcome(t *testing.T, resp *authv3.CheckResponse, want outcome) {
 		if got["x-gatehouse-decision-id"] != decisionID {
 			t.Errorf("decision id header %q != metadata %q", got["x-gatehouse-decision-id"], decisionID)
 		}
-		for _, name := range []string{"x-gatehouse-principal", "x-gatehouse-roles", "x-gatehouse-identity-source", "x-gatehouse-email"} {
+		names := []string{"x-gatehouse-principal", "x-gatehouse-roles", "x-gatehouse-identity-source"}
+		for k := range want.headers {
+			names = append(names, k)
+		}
+		for _, name := range names {
 			_, set := got[name]
 			removed := false
 			for _, r := range resp.GetOkResponse().GetHeadersToRemove() {
