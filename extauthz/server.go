@@ -76,7 +76,10 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *aut
 		defer cancel()
 	}
 	d := &decision{id: newDecisionID()}
-	s.decide(ctx, set, req, d)
+	res := s.decide(ctx, set, req, d)
+	if res != nil {
+		defer res.Release() // the decision refers to the mapped input until the response is built
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, status.FromContextError(err).Err()
 	}
@@ -86,8 +89,9 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *aut
 	return s.respond(d), nil
 }
 
-// decide fills in the decision; an internal fault leaves d.httpStatus zero and !allow.
-func (s *Server) decide(ctx context.Context, set *policies.Set, req *authv3.CheckRequest, d *decision) {
+// decide fills in the decision; an internal fault leaves d.httpStatus zero and !allow. It
+// returns the mapping result, which the caller releases once the response is built.
+func (s *Server) decide(ctx context.Context, set *policies.Set, req *authv3.CheckRequest, d *decision) *mapping.Result {
 	res, err := s.mapper.Map(ctx, req)
 	if res != nil {
 		d.route = res.Route
@@ -96,7 +100,7 @@ func (s *Server) decide(ctx context.Context, set *policies.Set, req *authv3.Chec
 		var me *mapping.Error
 		if !errors.As(err, &me) {
 			s.log.Error("mapping failed", "decision_id", d.id, "error", err)
-			return
+			return res
 		}
 		d.reason = me.Reason
 		switch me.Kind {
@@ -109,14 +113,14 @@ func (s *Server) decide(ctx context.Context, set *policies.Set, req *authv3.Chec
 		default:
 			s.log.Error("mapping failed", "decision_id", d.id, "reason", me.Reason, "error", me.Err)
 			d.reason = ""
-			return
+			return res
 		}
 		s.log.Debug("denied before policy evaluation", "decision_id", d.id, "reason", me.Reason, "error", me.Err)
-		return
+		return res
 	}
 	if res.Pass {
 		d.allow, d.reason = true, ReasonUnchecked
-		return
+		return res
 	}
 	in := &res.Input
 	d.principalID, d.roles, d.attrs, d.source = in.Principal.ID, in.Principal.Roles, in.Principal.Attr, res.IdentitySource
@@ -124,7 +128,7 @@ func (s *Server) decide(ctx context.Context, set *policies.Set, req *authv3.Chec
 	if err := in.Validate(); err != nil {
 		d.httpStatus, d.reason = 400, "unmappable_request"
 		s.log.Debug("mapped input is invalid", "decision_id", d.id, "error", err)
-		return
+		return res
 	}
 	if in.RequestID == "" {
 		in.RequestID = d.id
@@ -135,9 +139,10 @@ func (s *Server) decide(ctx context.Context, set *policies.Set, req *authv3.Chec
 	d.policy = a.Policy
 	if a.Effect == policies.EffectAllow {
 		d.allow, d.reason = true, ReasonAllowed
-		return
+		return res
 	}
 	d.httpStatus, d.reason = 403, ReasonPolicyDenied
+	return res
 }
 
 // newDecisionID returns 128 random bits in hex.

@@ -10,10 +10,12 @@ import (
 // activation binds the variables of mapping expressions for one request. Values are
 // built on first use.
 type activation struct {
-	view   *RequestView
-	params map[string]string
-	claims map[string]any
-	spiffe *SPIFFE
+	view      *RequestView
+	params    []param
+	paramsVal ref.Val // CEL map of params, built on first use
+	claims    map[string]any
+	spiffe    *SPIFFE
+	scratch   *scratch // pooled storage of the Map call, nil in tests that build their own
 
 	requestObj     objectValue
 	sourceObj      objectValue
@@ -28,16 +30,39 @@ type activation struct {
 	metadataVal ref.Val
 }
 
-func newActivation(v *RequestView) *activation {
-	a := &activation{view: v}
-	a.request.v = v
-	a.source.p = &v.Source
-	a.destination.p = &v.Destination
+// init wires the object values to the activation's own fields (once per allocation).
+func (a *activation) init() {
 	a.requestObj = objectValue{typ: requestType, obj: &a.request}
 	a.sourceObj = objectValue{typ: peerType, obj: &a.source}
 	a.destinationObj = objectValue{typ: peerType, obj: &a.destination}
 	a.spiffeObj = objectValue{typ: spiffeType, obj: &a.spiffeFields}
-	return a
+}
+
+// reset prepares the activation for a request view (nil: forget the last one).
+func (a *activation) reset(v *RequestView) {
+	a.view, a.claims, a.spiffe, a.scratch = v, nil, nil, nil
+	a.params, a.paramsVal = a.params[:0], nil
+	a.contextVal, a.metadataVal = nil, nil
+	a.request = requestObject{v: v}
+	a.source, a.destination = peerObject{}, peerObject{}
+	if v != nil {
+		a.source.p, a.destination.p = &v.Source, &v.Destination
+	}
+	a.spiffeFields = spiffeObject{}
+}
+
+// setParams replaces the path parameters.
+func (a *activation) setParams(p []param) {
+	a.params, a.paramsVal = p, nil
+}
+
+func (a *activation) param(name string) (string, bool) {
+	for _, p := range a.params {
+		if p.name == name {
+			return p.value, true
+		}
+	}
+	return "", false
 }
 
 // ResolveName implements interpreter.Activation.
@@ -46,7 +71,14 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	case "request":
 		return &a.requestObj, true
 	case "params":
-		return stringMap(a.params), true
+		if a.paramsVal == nil {
+			m := make(map[string]string, len(a.params))
+			for _, p := range a.params {
+				m[p.name] = p.value
+			}
+			a.paramsVal = stringMap(m)
+		}
+		return a.paramsVal, true
 	case "context":
 		if a.contextVal == nil {
 			a.contextVal = stringMap(a.view.ContextExtensions)
@@ -123,11 +155,42 @@ func directFieldOf(a interface{ NativeRep() *ast.AST }) *directField {
 	return nil
 }
 
+// directGo reads a directField as a Go value; false means "not present".
+func (a *activation) directGo(f *directField) (any, bool) {
+	switch f.variable {
+	case "params":
+		s, ok := a.param(f.name)
+		return s, ok
+	case "context":
+		s, ok := a.view.ContextExtensions[f.name]
+		return s, ok
+	case "claims":
+		v, ok := a.claims[f.name]
+		return v, ok
+	}
+	return nil, false
+}
+
+// directString reads a directField that holds a string, without boxing it.
+func (a *activation) directString(f *directField) (string, bool) {
+	switch f.variable {
+	case "params":
+		return a.param(f.name)
+	case "context":
+		s, ok := a.view.ContextExtensions[f.name]
+		return s, ok
+	case "claims":
+		s, ok := a.claims[f.name].(string)
+		return s, ok
+	}
+	return "", false
+}
+
 // directLookup reads a directField; false means "not present", and CEL then reports it.
 func (a *activation) directLookup(f *directField) (ref.Val, bool) {
 	switch f.variable {
 	case "params":
-		if s, ok := a.params[f.name]; ok {
+		if s, ok := a.param(f.name); ok {
 			return types.String(s), true
 		}
 	case "context":

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/google/cel-go/cel"
+	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/ext"
@@ -155,6 +156,9 @@ type expr struct {
 	// field is set for the common form "var.name" or `var["name"]` over a map variable,
 	// which is read directly instead of through CEL.
 	field *directField
+	// constant is set when the expression is a literal (`"drafts"`, `true`): its JSON value.
+	constant    any
+	hasConstant bool
 }
 
 type directField struct {
@@ -174,11 +178,21 @@ func compileExpr(src string, want ...*types.Type) (*expr, error) {
 	if len(want) > 0 && !typeAllowed(ast.OutputType(), want) {
 		return nil, fmt.Errorf("expression %q has type %s, want %s", src, ast.OutputType(), typeNames(want))
 	}
-	prg, err := e.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.CostLimit(100_000))
+	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
+	if needsCostLimit(ast.NativeRep()) {
+		opts = append(opts, cel.CostLimit(100_000))
+	}
+	prg, err := e.Program(ast, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("expression %q: %v", src, err)
 	}
-	return &expr{src: src, prg: prg, field: directFieldOf(ast)}, nil
+	x := &expr{src: src, prg: prg, field: directFieldOf(ast)}
+	if lit := ast.NativeRep().Expr(); lit.Kind() == celast.LiteralKind {
+		if v, err := jsonValue(lit.AsLiteral()); err == nil {
+			x.constant, x.hasConstant = v, true
+		}
+	}
+	return x, nil
 }
 
 func typeAllowed(t *types.Type, want []*types.Type) bool {
@@ -202,6 +216,52 @@ func typeNames(ts []*types.Type) string {
 		s += t.String()
 	}
 	return s
+}
+
+// needsCostLimit reports whether an expression can cost more than linear time in the
+// request: comprehensions. Those run with a cost limit; others without the tracker.
+func needsCostLimit(a *celast.AST) bool {
+	found := false
+	celast.PreOrderVisit(a.Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		found = found || e.Kind() == celast.ComprehensionKind
+	}))
+	return found
+}
+
+// evalGo evaluates the expression into a JSON-like Go value (string, float64, bool, nil,
+// []any, map[string]any). Literals and direct field reads skip CEL and boxing.
+func (x *expr) evalGo(act *activation) (any, error) {
+	if x.hasConstant {
+		return x.constant, nil
+	}
+	if x.field != nil {
+		if v, ok := act.directGo(x.field); ok {
+			return v, nil
+		}
+	}
+	v, err := x.eval(act)
+	if err != nil {
+		return nil, err
+	}
+	return jsonValue(v)
+}
+
+// evalString evaluates an expression that must give a string.
+func (x *expr) evalString(act *activation, what string) (string, error) {
+	if x.field != nil {
+		if s, ok := act.directString(x.field); ok {
+			return s, nil
+		}
+	}
+	v, err := x.evalGo(act)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("%s: got %T, want a string", what, v)
+	}
+	return s, nil
 }
 
 // eval evaluates the expression for one request.

@@ -34,18 +34,21 @@ type JWTSource struct {
 	// Header carries the token (default "authorization", with the "Bearer " prefix).
 	Header string `yaml:"header"`
 	// Prefix before the token in the header (default "Bearer ", case-insensitive).
-	Prefix *string `yaml:"prefix"`
-	JWKS   struct {
-		File            string        `yaml:"file"`
-		URL             string        `yaml:"url"`
-		RefreshInterval time.Duration `yaml:"refreshInterval"`
-	} `yaml:"jwks"`
+	Prefix     *string       `yaml:"prefix"`
+	JWKS       JWKSConfig    `yaml:"jwks"`
 	Issuers    []string      `yaml:"issuers"`
 	Audiences  []string      `yaml:"audiences"`
 	Algorithms []string      `yaml:"algorithms"`
 	ClockSkew  time.Duration `yaml:"clockSkew"`
 	// Principal builds the principal from the verified claims (CEL over "claims").
 	Principal PrincipalExprs `yaml:"principal"`
+}
+
+// JWKSConfig says where the verification keys are: exactly one of File and URL.
+type JWKSConfig struct {
+	File            string        `yaml:"file"`
+	URL             string        `yaml:"url"`
+	RefreshInterval time.Duration `yaml:"refreshInterval"`
 }
 
 // JWTAuthnSource reads claims that Envoy's jwt_authn filter verified and put in dynamic

@@ -9,8 +9,6 @@ import (
 	"strings"
 
 	"github.com/google/cel-go/common/types"
-	"github.com/google/cel-go/common/types/ref"
-	"github.com/google/cel-go/common/types/traits"
 
 	"github.com/gatehouse/gatehouse/mapping/internal/jwtverify"
 	"github.com/gatehouse/gatehouse/policies"
@@ -78,65 +76,80 @@ func compilePrincipal(p PrincipalExprs, defID, defRoles, path string) (*principa
 // carry what the configuration needs (no subject, no roles).
 func (b *principalBuilder) build(act *activation) (policies.Principal, error) {
 	var p policies.Principal
-	v, err := b.id.eval(act)
+	id, err := b.id.evalString(act, "principal id")
 	if err != nil {
 		return p, err
 	}
-	id, ok := v.(types.String)
-	if !ok || id == "" {
-		return p, errors.New("principal id is empty or not a string")
+	if id == "" {
+		return p, errors.New("principal id is empty")
 	}
-	p.ID = string(id)
-	if v, err = b.roles.eval(act); err != nil {
+	p.ID = id
+	roles, err := b.roles.evalGo(act)
+	if err != nil {
 		return p, err
 	}
-	if p.Roles, err = stringList(v); err != nil {
+	var buf []string
+	if act.scratch != nil {
+		buf = act.scratch.roles[:0]
+	}
+	if p.Roles, err = appendStrings(buf, roles); err != nil {
 		return p, fmt.Errorf("roles: %w", err)
 	}
-	if len(b.attr) > 0 {
-		p.Attr = make(map[string]any, len(b.attr))
-		for _, a := range b.attr {
-			v, err := a.expr.eval(act)
-			if err != nil {
-				continue // an attribute the credential lacks is left out
-			}
-			if p.Attr[a.name], err = jsonValue(v); err != nil {
-				return p, fmt.Errorf("attr %s: %w", a.name, err)
+	if act.scratch != nil {
+		act.scratch.roles = p.Roles
+	}
+	for _, a := range b.attr {
+		v, err := a.expr.evalGo(act)
+		if err != nil {
+			continue // an attribute the credential lacks is left out
+		}
+		if p.Attr == nil {
+			if act.scratch != nil {
+				p.Attr = act.scratch.prinAttr
+			} else {
+				p.Attr = make(map[string]any, len(b.attr))
 			}
 		}
-		if len(p.Attr) == 0 {
-			p.Attr = nil
-		}
+		p.Attr[a.name] = v
 	}
 	return p, nil
 }
 
 // stringList accepts a list of strings or one string (comma-separated roles).
-func stringList(v ref.Val) ([]string, error) {
+func stringList(v any) ([]string, error) { return appendStrings(nil, v) }
+
+// appendStrings appends the non-empty, distinct strings of v (a list of strings or one
+// comma-separated string) to out.
+func appendStrings(out []string, v any) ([]string, error) {
+	add := func(s string) {
+		if s != "" && !containsString(out, s) {
+			out = append(out, s)
+		}
+	}
 	switch x := v.(type) {
-	case types.String:
-		var out []string
-		for _, s := range strings.Split(string(x), ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				out = append(out, s)
-			}
+	case string:
+		for x != "" {
+			var part string
+			part, x, _ = strings.Cut(x, ",")
+			add(strings.TrimSpace(part))
 		}
 		return out, nil
-	case traits.Lister:
-		n := int(x.Size().(types.Int))
-		out := make([]string, 0, n)
-		for i := 0; i < n; i++ {
-			s, ok := x.Get(types.Int(i)).(types.String)
+	case []any:
+		for _, e := range x {
+			s, ok := e.(string)
 			if !ok {
 				return nil, errors.New("not a list of strings")
 			}
-			if s != "" && !containsString(out, string(s)) {
-				out = append(out, string(s))
-			}
+			add(s)
+		}
+		return out, nil
+	case []string:
+		for _, s := range x {
+			add(s)
 		}
 		return out, nil
 	}
-	return nil, fmt.Errorf("got %s, want a list of strings", v.Type().TypeName())
+	return nil, fmt.Errorf("got %T, want a list of strings", v)
 }
 
 func containsString(list []string, s string) bool {
@@ -270,7 +283,7 @@ func (s *headersSource) identify(_ context.Context, act *activation) (*identity,
 	if id == "" {
 		return nil, nil
 	}
-	roles, _ := stringList(types.String(act.view.Header(s.rolesHeader)))
+	roles, _ := stringList(act.view.Header(s.rolesHeader))
 	if len(roles) == 0 {
 		return nil, &Error{Kind: KindUnauthenticated, Reason: "invalid_headers", Err: fmt.Errorf("header %s is empty", s.rolesHeader)}
 	}

@@ -29,6 +29,9 @@ func canonicalPath(target string, allowAmbiguous bool) (path, query string, err 
 			return "", query, err
 		}
 	}
+	if isPlainPath(raw) {
+		return raw, query, nil
+	}
 	segs := splitSegments(raw)
 	segs = removeDotSegments(segs)
 	var b strings.Builder
@@ -155,4 +158,25 @@ func canonicalHost(host string) string {
 	}
 	host = strings.TrimSuffix(host, ".")
 	return strings.ToLower(host)
+}
+
+// isPlainPath reports whether a path is already canonical: no escapes, no repeated
+// slashes, no dot segments, no backslashes or control characters, valid UTF-8.
+func isPlainPath(raw string) bool {
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case c == '%' || c == '\\' || c < 0x20 || c >= 0x7f:
+			return false
+		case c == '/' && i+1 < len(raw):
+			next := raw[i+1]
+			if next == '/' {
+				return false
+			}
+			if next == '.' && (i+2 == len(raw) || raw[i+2] == '/' || raw[i+2] == '.' && (i+3 == len(raw) || raw[i+3] == '/')) {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -89,77 +89,76 @@ func parseTemplate(t string) ([]segment, error) {
 	return segs, nil
 }
 
-// match reports whether the route matches the request and returns its path parameters.
-func (r *route) match(v *RequestView, act *activation) (map[string]string, bool, error) {
+// match reports whether the route matches the request; its path parameters are left in
+// act.params.
+func (r *route) match(v *RequestView, act *activation) (bool, error) {
 	if r.methods != nil && !r.methods[v.Method] {
-		return nil, false, nil
+		return false, nil
 	}
 	if len(r.hosts) > 0 && !matchHost(r.hosts, v.Host) {
-		return nil, false, nil
+		return false, nil
 	}
 	for k, want := range r.ctxExt {
 		if v.ContextExtensions[k] != want {
-			return nil, false, nil
+			return false, nil
 		}
 	}
-	var params map[string]string
+	act.setParams(act.params[:0])
 	switch {
 	case r.segments != nil:
-		var ok bool
-		if params, ok = matchTemplate(r.segments, v.Path); !ok {
-			return nil, false, nil
+		params, ok := matchTemplate(r.segments, v.Path, act.params)
+		if !ok {
+			return false, nil
 		}
+		act.setParams(params)
 	case r.prefix != "":
 		if !hasPathPrefix(v.Path, r.prefix) {
-			return nil, false, nil
+			return false, nil
 		}
 	default:
 		if v.Path != r.exact {
-			return nil, false, nil
+			return false, nil
 		}
 	}
 	if r.when != nil {
-		act.params = params
 		val, err := r.when.eval(act)
 		if err != nil {
-			return nil, false, err
+			return false, err
 		}
 		if val != types.True {
-			return nil, false, nil
+			return false, nil
 		}
 	}
-	return params, true, nil
+	return true, nil
 }
 
-// matchTemplate matches a canonical path ("/a/b") against template segments.
-func matchTemplate(segs []segment, path string) (map[string]string, bool) {
+// param is one path template parameter.
+type param struct {
+	name, value string
+}
+
+// matchTemplate matches a canonical path ("/a/b") against template segments, appending
+// the parameters to params.
+func matchTemplate(segs []segment, path string, params []param) ([]param, bool) {
 	rest := path[1:]
-	var params map[string]string
 	for i, s := range segs {
 		if s.rest {
-			if params == nil {
-				params = make(map[string]string, len(segs))
-			}
-			params[s.param] = rest
-			return params, true
+			return append(params, param{s.param, rest}), true
 		}
 		part, tail, more := strings.Cut(rest, "/")
 		if s.param != "" {
 			if part == "" {
-				return nil, false
+				return params, false
 			}
-			if params == nil {
-				params = make(map[string]string, len(segs))
-			}
-			params[s.param] = part
+			params = append(params, param{s.param, part})
 		} else if part != s.literal {
-			return nil, false
+			return params, false
 		}
 		if i == len(segs)-1 {
 			return params, !more
 		}
 		if !more {
-			return nil, false
+			return params, false
 		}
 		rest = tail
 	}

@@ -24,7 +24,11 @@ type RequestView struct {
 	Protocol string
 	ID       string // Envoy's stream id
 
-	headers []header // lower-case names; repeated headers kept apart
+	// headers is Envoy's headers map (lower-case names, repeated headers joined with ",").
+	// With header_map (raw encoding) it is built from the entries.
+	headers map[string]string
+	// headersChecked is 1 once the names are known to be lower case, 2 if some are not.
+	headersChecked uint8
 
 	Body        []byte
 	BodyPartial bool
@@ -42,10 +46,6 @@ type RequestView struct {
 	bodyDone  bool
 }
 
-type header struct {
-	name, value string
-}
-
 // Peer is one end of the connection.
 type Peer struct {
 	Address   string
@@ -53,11 +53,11 @@ type Peer struct {
 	SPIFFE    *SPIFFE // parsed Principal when it is a SPIFFE ID
 }
 
-// newRequestView reads a CheckRequest. pathErr reports a malformed or ambiguous path (the
-// view is still filled in as far as possible).
-func newRequestView(req *authv3.CheckRequest, allowAmbiguous bool, maxBody int) (v *RequestView, pathErr error) {
+// reset reads a CheckRequest into v. It returns an error for a malformed or ambiguous
+// path (the view is still filled in as far as possible).
+func (v *RequestView) reset(req *authv3.CheckRequest, allowAmbiguous bool, maxBody int) (pathErr error) {
 	attrs := req.GetAttributes()
-	v = &RequestView{
+	*v = RequestView{
 		Source:            newPeer(attrs.GetSource()),
 		Destination:       newPeer(attrs.GetDestination()),
 		ContextExtensions: attrs.GetContextExtensions(),
@@ -66,7 +66,7 @@ func newRequestView(req *authv3.CheckRequest, allowAmbiguous bool, maxBody int) 
 	}
 	h := attrs.GetRequest().GetHttp()
 	if h == nil {
-		return v, nil
+		return nil
 	}
 	v.HTTP = true
 	v.Method = strings.ToUpper(h.GetMethod())
@@ -75,17 +75,20 @@ func newRequestView(req *authv3.CheckRequest, allowAmbiguous bool, maxBody int) 
 	v.Protocol = h.GetProtocol()
 	v.ID = h.GetId()
 	if hm := h.GetHeaderMap(); hm != nil && len(hm.GetHeaders()) > 0 {
+		v.headers = make(map[string]string, len(hm.GetHeaders()))
 		for _, hv := range hm.GetHeaders() {
 			val := hv.GetValue()
 			if raw := hv.GetRawValue(); len(raw) > 0 {
 				val = string(raw)
 			}
-			v.headers = append(v.headers, header{strings.ToLower(hv.GetKey()), val})
+			name := strings.ToLower(hv.GetKey())
+			if prev, ok := v.headers[name]; ok {
+				val = prev + "," + val // as Envoy joins repeated headers in the headers map
+			}
+			v.headers[name] = val
 		}
 	} else {
-		for k, val := range h.GetHeaders() {
-			v.headers = append(v.headers, header{strings.ToLower(k), val})
-		}
+		v.headers = h.GetHeaders()
 	}
 	host := h.GetHost()
 	if host == "" {
@@ -103,9 +106,11 @@ func newRequestView(req *authv3.CheckRequest, allowAmbiguous bool, maxBody int) 
 	} else if b := h.GetBody(); b != "" {
 		v.Body = []byte(b)
 	}
-	v.BodyPartial = v.Header("x-envoy-auth-partial-body") == "true"
+	if len(v.Body) > 0 {
+		v.BodyPartial = v.Header("x-envoy-auth-partial-body") == "true"
+	}
 	v.Path, v.RawQuery, pathErr = canonicalPath(v.RawPath, allowAmbiguous)
-	return v, pathErr
+	return pathErr
 }
 
 func newPeer(p *authv3.AttributeContext_Peer) Peer {
@@ -115,42 +120,52 @@ func newPeer(p *authv3.AttributeContext_Peer) Peer {
 	} else if pipe := p.GetAddress().GetPipe(); pipe != nil {
 		peer.Address = pipe.GetPath()
 	}
-	if id, err := ParseSPIFFE(peer.Principal); err == nil {
-		peer.SPIFFE = id
+	if strings.HasPrefix(peer.Principal, "spiffe://") {
+		if id, err := ParseSPIFFE(peer.Principal); err == nil {
+			peer.SPIFFE = id
+		}
 	}
 	return peer
 }
 
 // Header returns a header's value; repeated headers are joined with ",", as Envoy joins
-// them in the headers map. The name is matched case-insensitively.
+// them in the headers map. The name is matched case-insensitively (Envoy sends lower-case
+// names; other senders may not).
 func (v *RequestView) Header(name string) string {
-	name = strings.ToLower(name)
-	var out string
-	found := false
-	for _, h := range v.headers {
-		if h.name != name {
-			continue
-		}
-		if found {
-			out += "," + h.value
-		} else {
-			out, found = h.value, true
+	if val, ok := v.headers[name]; ok {
+		return val
+	}
+	if v.headersChecked == 0 {
+		v.headersChecked = 1
+		for k := range v.headers {
+			if strings.ToLower(k) != k {
+				v.headersChecked = 2
+				break
+			}
 		}
 	}
-	return out
+	if v.headersChecked == 2 {
+		for k, val := range v.headers {
+			if strings.EqualFold(k, name) {
+				return val
+			}
+		}
+	}
+	return ""
 }
 
-// headerMap returns every header, repeated ones joined.
+// headerMap returns every header with lower-case names.
 func (v *RequestView) headerMap() map[string]string {
-	m := make(map[string]string, len(v.headers))
-	for _, h := range v.headers {
-		if prev, ok := m[h.name]; ok {
-			m[h.name] = prev + "," + h.value
-		} else {
-			m[h.name] = h.value
+	for k := range v.headers {
+		if strings.ToLower(k) != k {
+			m := make(map[string]string, len(v.headers))
+			for k, val := range v.headers {
+				m[strings.ToLower(k)] = val
+			}
+			return m
 		}
 	}
-	return m
+	return v.headers
 }
 
 // Query returns the parsed query string (first value of each parameter via Get).
