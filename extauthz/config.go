@@ -29,6 +29,9 @@ type Config struct {
 
 	// dir is the directory of the configuration file; relative paths resolve against it.
 	dir string
+	// name and lines place later problems (e.g. from compiling routes) in the file.
+	name  string
+	lines map[string]int
 }
 
 // ServerConfig sets the listeners and their limits.
@@ -117,15 +120,37 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
 		return nil, yamlProblems(name, err)
 	}
-	lines := keyLines(&root)
+	cfg.name, cfg.lines = name, keyLines(&root)
 	if errs := cfg.validate(); len(errs) > 0 {
-		return nil, withLines(name, lines, errs)
+		return nil, withLines(name, cfg.lines, errs)
 	}
 	return cfg, nil
 }
 
 var yamlLineRE = regexp.MustCompile(`^\s*line (\d+): (.*)$`)
-var unknownFieldRE = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
+var (
+	unknownFieldRE = regexp.MustCompile(`^field (\S+) not found in type .*$`)
+	wrongTypeRE    = regexp.MustCompile("^cannot unmarshal !!\\w+ `(.*)` into (.*)$")
+)
+
+// typeWords names the Go types of the configuration for its users.
+func typeWords(goType string) string {
+	switch {
+	case goType == "time.Duration" || goType == "*time.Duration":
+		return "a duration such as 500ms or 5m"
+	case goType == "int" || goType == "*int":
+		return "an integer"
+	case goType == "bool" || goType == "*bool":
+		return "true or false"
+	case goType == "string":
+		return "a string"
+	case strings.HasPrefix(goType, "[]"):
+		return "a list"
+	case strings.HasPrefix(goType, "map["):
+		return "a mapping"
+	}
+	return "a mapping"
+}
 
 // yamlProblems rewrites yaml.v3's decoding errors as "file:line: message".
 func yamlProblems(name string, err error) error {
@@ -143,6 +168,8 @@ func yamlProblems(name string, err error) error {
 		msg := m[2]
 		if f := unknownFieldRE.FindStringSubmatch(msg); f != nil {
 			msg = fmt.Sprintf("unknown key %q", f[1])
+		} else if f := wrongTypeRE.FindStringSubmatch(msg); f != nil {
+			msg = fmt.Sprintf("invalid value %q: want %s", f[1], typeWords(f[2]))
 		}
 		out = append(out, fmt.Sprintf("%s:%s: %s", name, m[1], msg))
 	}
@@ -322,6 +349,14 @@ func (c *Config) resolvePaths() {
 			rel(&j.JWKS.File)
 		}
 	}
+}
+
+// annotate places "key.path: message" errors (one per line) in the configuration file.
+func (c *Config) annotate(err error) error {
+	if err == nil || c.name == "" {
+		return err
+	}
+	return withLines(c.name, c.lines, []error{err})
 }
 
 // engineConfig is the policy engine configuration.

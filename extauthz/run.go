@@ -48,7 +48,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (*Service, error) {
 	}
 	m, err := mapping.New(ctx, cfg.Config)
 	if err != nil {
-		return nil, err
+		return nil, cfg.annotate(err)
 	}
 	s := &Service{cfg: cfg, log: log, mapper: m, server: NewServer(cfg, m, log), health: health.NewServer()}
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
