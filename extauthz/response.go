@@ -3,6 +3,8 @@ package extauthz
 import (
 	"encoding/json"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -48,7 +50,7 @@ type denyBody struct {
 
 // respond renders a decision.
 func (s *Server) respond(d *decision) *authv3.CheckResponse {
-	resp := &authv3.CheckResponse{DynamicMetadata: d.metadata()}
+	resp := &authv3.CheckResponse{DynamicMetadata: s.metadata(d)}
 	if d.allow {
 		resp.Status = &rpcstatus.Status{Code: int32(code.Code_OK)}
 		resp.HttpResponse = &authv3.CheckResponse_OkResponse{OkResponse: s.okResponse(d)}
@@ -134,22 +136,45 @@ func attrString(v any) string {
 
 // metadata is the dynamic metadata Envoy stores under envoy.filters.http.ext_authz, for
 // access logs and later filters.
-func (d *decision) metadata() *structpb.Struct {
-	fields := map[string]*structpb.Value{
-		"decision_id": structpb.NewStringValue(d.id),
-		"reason":      structpb.NewStringValue(d.reason),
-		"allowed":     structpb.NewBoolValue(d.allow),
+func (s *Server) metadata(d *decision) *structpb.Struct {
+	fields := make(map[string]*structpb.Value, 8)
+	fields["decision_id"] = structpb.NewStringValue(d.id)
+	fields["reason"] = s.values.get(d.reason)
+	fields["allowed"] = boolValues[d.allow]
+	if d.principalID != "" {
+		fields["principal_id"] = structpb.NewStringValue(d.principalID)
 	}
-	for k, v := range map[string]string{
-		"principal_id":   d.principalID,
-		"matched_policy": d.policy,
-		"route":          d.route,
-		"resource_kind":  d.kind,
-		"action":         d.action,
+	for _, kv := range [...]struct{ key, val string }{
+		{"matched_policy", d.policy}, {"route", d.route}, {"resource_kind", d.kind}, {"action", d.action},
 	} {
-		if v != "" {
-			fields[k] = structpb.NewStringValue(v)
+		if kv.val != "" {
+			fields[kv.key] = s.values.get(kv.val)
 		}
 	}
 	return &structpb.Struct{Fields: fields}
+}
+
+var boolValues = map[bool]*structpb.Value{true: structpb.NewBoolValue(true), false: structpb.NewBoolValue(false)}
+
+// valueCache shares the metadata values of strings that repeat across checks (reasons,
+// policy keys, routes, kinds, actions). Messages are only read when marshalled, so one
+// value can serve many responses. The cache stops growing at a bound.
+type valueCache struct {
+	m sync.Map // string → *structpb.Value
+	n atomic.Int64
+}
+
+const maxCachedValues = 4096
+
+func (c *valueCache) get(s string) *structpb.Value {
+	if v, ok := c.m.Load(s); ok {
+		return v.(*structpb.Value)
+	}
+	v := structpb.NewStringValue(s)
+	if c.n.Load() < maxCachedValues {
+		if _, loaded := c.m.LoadOrStore(s, v); !loaded {
+			c.n.Add(1)
+		}
+	}
+	return v
 }

@@ -2,8 +2,9 @@ package extauthz
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
@@ -30,6 +31,7 @@ type Server struct {
 	attrHeaders []string // sorted names of attribute headers
 	log         *slog.Logger
 	now         func() time.Time
+	values      valueCache
 }
 
 // NewServer builds the server from a loaded configuration and a mapper. Policies are set
@@ -147,5 +149,10 @@ func (s *Server) decide(ctx context.Context, set *policies.Set, req *authv3.Chec
 
 // newDecisionID returns 128 random bits in hex.
 func newDecisionID() string {
-	return fmt.Sprintf("%016x%016x", rand.Uint64(), rand.Uint64())
+	var raw [16]byte
+	binary.LittleEndian.PutUint64(raw[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(raw[8:], rand.Uint64())
+	var out [32]byte
+	hex.Encode(out[:], raw[:])
+	return string(out[:])
 }

@@ -3,6 +3,7 @@ package extauthz
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -304,3 +305,42 @@ func TestUnixSocket(t *testing.T) {
 }
 
 var httpClient = &http.Client{Timeout: 5 * time.Second}
+
+// TestConcurrentChecks runs checks from many goroutines over one connection (run with
+// -race): pooled mapping state and shared response values must not leak between checks.
+func TestConcurrentChecks(t *testing.T) {
+	_, client, _ := startService(t, demoConfig(t))
+	alice, bob := token(t, "alice"), token(t, "bob")
+	errs := make(chan error, 16)
+	for g := 0; g < 8; g++ {
+		go func(g int) {
+			tok, user := alice, "alice"
+			if g%2 == 1 {
+				tok, user = bob, "bob"
+			}
+			for i := 0; i < 100; i++ {
+				resp, err := client.Check(context.Background(), extauthztest.NewCheckRequest("PUT", "/api/users/"+user+"/documents/1", "authorization", tok))
+				if err != nil {
+					errs <- err
+					return
+				}
+				got := ""
+				for _, h := range resp.GetOkResponse().GetHeaders() {
+					if h.GetHeader().GetKey() == "x-gatehouse-principal" {
+						got = h.GetHeader().GetValue()
+					}
+				}
+				if got != user {
+					errs <- fmt.Errorf("goroutine %d: principal %q, want %q", g, got, user)
+					return
+				}
+			}
+			errs <- nil
+		}(g)
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
