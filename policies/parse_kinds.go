@@ -417,49 +417,46 @@ func (r *policyReader) roleDef(n *yaml.Node, path string) *RoleDef {
 }
 
 func (r *policyReader) exportVariables(n *yaml.Node, path string) *ExportVariables {
-	fs, ok := r.fields(n, path)
+	ev := &ExportVariables{Pos: nodePos(resolve(n), path)}
+	name, ok := r.export(n, path, func(f field) { ev.Definitions = r.namedExprs(f.val, f.path) })
 	if !ok {
 		return nil
 	}
-	ev := &ExportVariables{Pos: nodePos(resolve(n), path)}
-	for _, f := range fs {
-		switch f.name {
-		case "name":
-		case "definitions":
-			ev.Definitions = r.namedExprs(f.val, f.path)
-		default:
-			r.unknownField(f)
-		}
-	}
-	var kn *yaml.Node
-	ev.Name, kn = r.requiredString(fs, n, path, "name")
-	if ev.Name != "" {
-		r.checkPattern(kn, path+".name", ev.Name, refNamePattern)
-	}
+	ev.Name = name
 	return ev
 }
 
 func (r *policyReader) exportConstants(n *yaml.Node, path string) *ExportConstants {
-	fs, ok := r.fields(n, path)
+	ec := &ExportConstants{Pos: nodePos(resolve(n), path)}
+	name, ok := r.export(n, path, func(f field) { ec.Definitions = r.namedValues(f.val, f.path) })
 	if !ok {
 		return nil
 	}
-	ec := &ExportConstants{Pos: nodePos(resolve(n), path)}
+	ec.Name = name
+	return ec
+}
+
+// export reads the body of an exportVariables or exportConstants policy: a name and
+// definitions, which readDefs reads.
+func (r *policyReader) export(n *yaml.Node, path string, readDefs func(field)) (string, bool) {
+	fs, ok := r.fields(n, path)
+	if !ok {
+		return "", false
+	}
 	for _, f := range fs {
 		switch f.name {
 		case "name":
 		case "definitions":
-			ec.Definitions = r.namedValues(f.val, f.path)
+			readDefs(f)
 		default:
 			r.unknownField(f)
 		}
 	}
-	var kn *yaml.Node
-	ec.Name, kn = r.requiredString(fs, n, path, "name")
-	if ec.Name != "" {
-		r.checkPattern(kn, path+".name", ec.Name, refNamePattern)
+	name, kn := r.requiredString(fs, n, path, "name")
+	if name != "" {
+		r.checkPattern(kn, path+".name", name, refNamePattern)
 	}
-	return ec
+	return name, true
 }
 
 // sharedField reads a field that resource, principal and role policies have in common.

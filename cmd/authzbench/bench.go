@@ -24,7 +24,8 @@ type options struct {
 	requests    int           // bound (checks) of every round
 	concurrency []int
 	rounds      int
-	conns       int // client connections per server
+	conns       int           // client connections per server
+	timeout     time.Duration // deadline of each Check
 }
 
 // Defaults relative to the repository root.
@@ -85,6 +86,7 @@ func benchmark(ctx context.Context, o options, log io.Writer) (rep *report, err 
 		MaxChecks:   o.requests,
 		Rounds:      o.rounds,
 		Connections: o.conns,
+		Timeout:     o.timeout.String(),
 		CPUs:        runtime.NumCPU(),
 	}
 	buf := make([]time.Duration, o.requests)
@@ -112,7 +114,7 @@ func (o *options) resolve(ctx context.Context, tmp string, log io.Writer) error 
 	if o.config == "" {
 		o.config = filepath.Join(root, demoConfig)
 	}
-	if o.token == "" {
+	if o.token == "" && o.request == requestAlice {
 		o.token = filepath.Join(root, demoToken)
 	}
 	if o.gatehouse == "" {
@@ -132,7 +134,7 @@ func (o *options) resolve(ctx context.Context, tmp string, log io.Writer) error 
 // the run weighs on both alike.
 func measureLevel(ctx context.Context, ts [2]*target, req *authv3.CheckRequest, c int, o options, buf []time.Duration, log io.Writer) (levelResult, error) {
 	lvl := levelResult{Concurrency: c, Connections: min(c, o.conns)}
-	warm := round{concurrency: c, duration: o.warmup, maxChecks: o.requests}
+	warm := round{concurrency: c, duration: o.warmup, maxChecks: o.requests, timeout: o.timeout}
 	for _, t := range ts {
 		if _, err := runRound(ctx, t, req, warm, buf); err != nil {
 			return lvl, err
@@ -140,7 +142,7 @@ func measureLevel(ctx context.Context, ts [2]*target, req *authv3.CheckRequest, 
 	}
 	var samples [2][]time.Duration
 	var results [2][]roundResult
-	measured := round{concurrency: c, duration: o.duration, maxChecks: o.requests}
+	measured := round{concurrency: c, duration: o.duration, maxChecks: o.requests, timeout: o.timeout}
 	for r := range o.rounds {
 		order := []int{0, 1}
 		if r%2 == 1 {

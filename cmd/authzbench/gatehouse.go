@@ -211,7 +211,7 @@ func startNoop(ctx context.Context) (*proc, string, error) {
 		r.Close()
 		return nil, "", err
 	}
-	line, err := firstLine(r, p.out, readyTimeout)
+	line, err := firstLine(ctx, r, p.out, readyTimeout)
 	if err != nil {
 		p.stop()
 		return nil, "", errors.Join(fmt.Errorf("no-op server: %w", err), p.exitError())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -13,10 +14,6 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc"
 )
-
-// callTimeout is the deadline of each Check, as Envoy's ext_authz filter sets one
-// (its default is 200ms; a slow check here is measured, not failed).
-const callTimeout = 5 * time.Second
 
 // target is a server under test with the benchmark's client connections to it.
 type target struct {
@@ -54,6 +51,7 @@ type round struct {
 	concurrency int
 	duration    time.Duration
 	maxChecks   int
+	timeout     time.Duration // deadline of each Check
 }
 
 // roundResult is what one round measured.
@@ -61,7 +59,8 @@ type roundResult struct {
 	checks    int
 	elapsed   time.Duration
 	cpu       time.Duration   // server user+system CPU during the round
-	maxRSS    int64           // largest server VmRSS sampled during the round
+	clientCPU time.Duration   // authzbench's own CPU during the round
+	maxRSS    memSample       // the server's sample of largest VmRSS during the round
 	hwm       int64           // server VmHWM (lifetime peak) at the end of the round
 	latencies []time.Duration // one per check, in buf passed to run
 	p99       time.Duration   // of latencies, filled in by the caller
@@ -76,8 +75,12 @@ func (t *target) run(ctx context.Context, req *authv3.CheckRequest, r round, buf
 		return roundResult{}, fmt.Errorf("latency buffer of %d for %d checks", len(buf), r.maxChecks)
 	}
 	runtime.GC() // the previous round's garbage is not collected during this one
-	pid := t.proc.pid()
+	pid, self := t.proc.pid(), os.Getpid()
 	cpu0, err := cpuTime(pid)
+	if err != nil {
+		return roundResult{}, err
+	}
+	client0, err := cpuTime(self)
 	if err != nil {
 		return roundResult{}, err
 	}
@@ -104,7 +107,7 @@ func (t *target) run(ctx context.Context, req *authv3.CheckRequest, r round, buf
 				if n > int64(r.maxChecks) {
 					return
 				}
-				cctx, cancel := context.WithTimeout(ctx, callTimeout)
+				cctx, cancel := context.WithTimeout(ctx, r.timeout)
 				t0 := time.Now()
 				resp, err := client.Check(cctx, req)
 				lat := time.Since(t0)
@@ -134,7 +137,11 @@ func (t *target) run(ctx context.Context, req *authv3.CheckRequest, r round, buf
 	if err != nil {
 		return roundResult{}, err
 	}
-	_, hwm, err := memStatus(pid)
+	client1, err := cpuTime(self)
+	if err != nil {
+		return roundResult{}, err
+	}
+	end, err := memStatus(pid)
 	if err = errors.Join(err, rssErr); err != nil {
 		return roundResult{}, err
 	}
@@ -143,8 +150,9 @@ func (t *target) run(ctx context.Context, req *authv3.CheckRequest, r round, buf
 		checks:    checks,
 		elapsed:   elapsed,
 		cpu:       cpu1 - cpu0,
+		clientCPU: client1 - client0,
 		maxRSS:    maxRSS,
-		hwm:       hwm,
+		hwm:       end.hwm,
 		latencies: buf[:checks],
 	}, nil
 }

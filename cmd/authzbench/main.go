@@ -56,6 +56,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch {
 	case err == nil:
 		return exitOK
+	case ctx.Err() != nil:
+		fmt.Fprintln(stderr, "authzbench: interrupted")
+		return exitFailure
 	case errors.As(err, &ue):
 		fmt.Fprintln(stderr, "authzbench:", ue.err)
 		return exitUsage

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -116,7 +117,7 @@ func indent(s string) string {
 
 // firstLine reads the first line of r within timeout. The rest of r is drained into
 // rest, so that the writer never blocks, and r is closed at its end.
-func firstLine(r io.ReadCloser, rest io.Writer, timeout time.Duration) (string, error) {
+func firstLine(ctx context.Context, r io.ReadCloser, rest io.Writer, timeout time.Duration) (string, error) {
 	lines := make(chan string, 1)
 	go func() {
 		defer r.Close()
@@ -137,5 +138,7 @@ func firstLine(r io.ReadCloser, rest io.Writer, timeout time.Duration) (string, 
 		return line, nil
 	case <-time.After(timeout):
 		return "", fmt.Errorf("no output within %v", timeout)
+	case <-ctx.Done():
+		return "", ctx.Err()
 	}
 }

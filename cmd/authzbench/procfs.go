@@ -44,43 +44,45 @@ func cpuTime(pid int) (time.Duration, error) {
 	return time.Duration(ticks) * time.Second / clockTicks, nil
 }
 
-// memStatus returns VmRSS (resident now) and VmHWM (peak resident) in bytes.
-func memStatus(pid int) (rss, hwm int64, err error) {
+// memSample is a process's memory from /proc/PID/status, in bytes.
+type memSample struct {
+	rss  int64 // VmRSS: resident now
+	anon int64 // RssAnon: the resident heap, stacks and other private memory
+	file int64 // RssFile: resident pages of mapped files, mostly the executable
+	hwm  int64 // VmHWM: the peak of VmRSS since the process started
+}
+
+// memStatus reads the memory figures of a process.
+func memStatus(pid int) (memSample, error) {
+	var m memSample
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0, err
+		return m, err
 	}
+	fields := map[string]*int64{"VmRSS": &m.rss, "RssAnon": &m.anon, "RssFile": &m.file, "VmHWM": &m.hwm}
 	for line := range bytes.Lines(data) {
 		name, value, ok := bytes.Cut(line, []byte(":"))
-		if !ok {
-			continue
-		}
-		var dst *int64
-		switch string(name) {
-		case "VmRSS":
-			dst = &rss
-		case "VmHWM":
-			dst = &hwm
-		default:
+		dst := fields[string(name)]
+		if !ok || dst == nil {
 			continue
 		}
 		kb, err := strconv.ParseInt(string(bytes.TrimSuffix(bytes.TrimSpace(value), []byte(" kB"))), 10, 64)
 		if err != nil {
-			return 0, 0, fmt.Errorf("/proc/%d/status: %s: %w", pid, name, err)
+			return m, fmt.Errorf("/proc/%d/status: %s: %w", pid, name, err)
 		}
 		*dst = kb << 10
 	}
-	if rss == 0 || hwm == 0 {
-		return 0, 0, fmt.Errorf("/proc/%d/status: no VmRSS or VmHWM", pid)
+	if m.rss == 0 || m.hwm == 0 {
+		return m, fmt.Errorf("/proc/%d/status: no VmRSS or VmHWM", pid)
 	}
-	return rss, hwm, nil
+	return m, nil
 }
 
-// rssSampler records the largest VmRSS of a process while it runs.
+// rssSampler records the sample of largest VmRSS of a process while it runs.
 type rssSampler struct {
 	stopc chan struct{}
 	wg    sync.WaitGroup
-	max   int64
+	max   memSample
 	err   error
 }
 
@@ -93,17 +95,12 @@ func sampleRSS(pid int) *rssSampler {
 		t := time.NewTicker(rssInterval)
 		defer t.Stop()
 		for {
-			rss, _, err := memStatus(pid)
-			if err != nil {
-				s.err = err
+			if !s.sample(pid) {
 				return
 			}
-			s.max = max(s.max, rss)
 			select {
 			case <-s.stopc:
-				if rss, _, err := memStatus(pid); err == nil {
-					s.max = max(s.max, rss)
-				}
+				s.sample(pid)
 				return
 			case <-t.C:
 			}
@@ -112,8 +109,21 @@ func sampleRSS(pid int) *rssSampler {
 	return s
 }
 
-// stop ends sampling (after one last sample) and returns the largest VmRSS seen.
-func (s *rssSampler) stop() (int64, error) {
+// sample reads the memory of pid once; false on error.
+func (s *rssSampler) sample(pid int) bool {
+	m, err := memStatus(pid)
+	if err != nil {
+		s.err = err
+		return false
+	}
+	if m.rss > s.max.rss {
+		s.max = m
+	}
+	return true
+}
+
+// stop ends sampling (after one last sample) and returns the sample of largest VmRSS.
+func (s *rssSampler) stop() (memSample, error) {
 	close(s.stopc)
 	s.wg.Wait()
 	return s.max, s.err

@@ -25,6 +25,7 @@ type report struct {
 	MaxChecks   int           `json:"roundMaxChecks"`
 	Rounds      int           `json:"rounds"`
 	Connections int           `json:"connectionsPerServer"`
+	Timeout     string        `json:"checkTimeout"`
 	CPUs        int           `json:"cpus"`
 	Levels      []levelResult `json:"levels"`
 	Pass        bool          `json:"pass"` // every target of every level passed
@@ -41,15 +42,20 @@ type levelResult struct {
 
 // serverResult pools the measured rounds of one server at one level.
 type serverResult struct {
-	Checks            int            `json:"checks"`
-	Seconds           float64        `json:"seconds"`
-	ChecksPerSecond   float64        `json:"checksPerSecond"`
-	P50Micros         float64        `json:"p50Micros"`
-	P99Micros         float64        `json:"p99Micros"`
-	CPUPerCheckMicros float64        `json:"cpuMicrosPerCheck"`
-	MaxRSSMiB         float64        `json:"maxRssMiB"` // largest VmRSS sampled in the rounds
-	VmHWMMiB          float64        `json:"vmHwmMiB"`  // VmHWM: peak since the server started
-	Rounds            []roundSummary `json:"rounds"`
+	Checks            int     `json:"checks"`
+	Seconds           float64 `json:"seconds"`
+	ChecksPerSecond   float64 `json:"checksPerSecond"`
+	P50Micros         float64 `json:"p50Micros"`
+	P99Micros         float64 `json:"p99Micros"`
+	CPUPerCheckMicros float64 `json:"cpuMicrosPerCheck"`
+	// ClientCPUPerCheckMicros is authzbench's own CPU: on a small machine it shares
+	// the CPUs with the server, so it bounds the throughput of both.
+	ClientCPUPerCheckMicros float64        `json:"clientCpuMicrosPerCheck"`
+	MaxRSSMiB               float64        `json:"maxRssMiB"`     // largest VmRSS sampled in the rounds
+	MaxRSSAnonMiB           float64        `json:"maxRssAnonMiB"` // RssAnon of that sample: heap, stacks
+	MaxRSSFileMiB           float64        `json:"maxRssFileMiB"` // RssFile of that sample: the executable's pages
+	VmHWMMiB                float64        `json:"vmHwmMiB"`      // VmHWM: peak since the server started
+	Rounds                  []roundSummary `json:"rounds"`
 }
 
 // roundSummary is one measured round of one server.
@@ -127,8 +133,8 @@ func (r *report) writeJSON(w io.Writer) error {
 
 // writeText writes one table per concurrency level and a verdict.
 func (r *report) writeText(w io.Writer) error {
-	fmt.Fprintf(w, "request %s; per level: 1 warm-up round (≤%s), then %d rounds per server, each ≤%s and ≤%d checks; %d CPUs\n",
-		r.Request, r.Warmup, r.Rounds, r.Duration, r.MaxChecks, r.CPUs)
+	fmt.Fprintf(w, "request %s; per level and server: a warm-up round (≤%s), then measured rounds: %d, each ≤%s and ≤%d checks; Check deadline %s; %d CPUs\n",
+		r.Request, r.Warmup, r.Rounds, r.Duration, r.MaxChecks, r.Timeout, r.CPUs)
 	var failed []string
 	for i := range r.Levels {
 		l := &r.Levels[i]
@@ -162,7 +168,11 @@ func (r *report) writeText(w io.Writer) error {
 			"p99", ratio(g.P99Micros, n.P99Micros))
 		row("server CPU per check (µs)", fmt.Sprintf("%.1f", n.CPUPerCheckMicros), fmt.Sprintf("%.1f", g.CPUPerCheckMicros),
 			"cpuPerCheck", ratio(g.CPUPerCheckMicros, n.CPUPerCheckMicros))
+		row("client CPU per check (µs)", fmt.Sprintf("%.1f", n.ClientCPUPerCheckMicros), fmt.Sprintf("%.1f", g.ClientCPUPerCheckMicros),
+			"", ratio(g.ClientCPUPerCheckMicros, n.ClientCPUPerCheckMicros))
 		row("server max VmRSS (MiB)", fmt.Sprintf("%.1f", n.MaxRSSMiB), fmt.Sprintf("%.1f", g.MaxRSSMiB), "rss", 0)
+		row("  of which anon / file", fmt.Sprintf("%.1f / %.1f", n.MaxRSSAnonMiB, n.MaxRSSFileMiB),
+			fmt.Sprintf("%.1f / %.1f", g.MaxRSSAnonMiB, g.MaxRSSFileMiB), "", 0)
 		row("server VmHWM (MiB)", fmt.Sprintf("%.1f", n.VmHWMMiB), fmt.Sprintf("%.1f", g.VmHWMMiB), "", 0)
 		if err := tw.Flush(); err != nil {
 			return err

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,11 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 )
-
-// defaultConns is the number of client connections per server. See README.md: with one
-// connection, grpc-go's per-connection reader and writer loops cap the throughput of the
-// no-op server at high concurrency, which would flatter gatehouse's ratio.
-const defaultConns = 4
 
 func newRunCommand() *cobra.Command {
 	o := options{}
@@ -66,7 +62,8 @@ The exit status is 0 even when targets are missed (this is a measurement tool), 
 	f.IntVar(&o.requests, "requests", 200_000, "bound of each round in checks (also sizes the latency buffer)")
 	f.StringVar(&conc, "concurrency", "1,16,64", "comma-separated numbers of concurrent clients")
 	f.IntVar(&o.rounds, "rounds", 3, "measured rounds per server and level")
-	f.IntVar(&o.conns, "conns", defaultConns, "client connections per server (workers spread over them)")
+	f.IntVar(&o.conns, "conns", 0, "client connections per server, workers spread over them (default: one per CPU, as Envoy has one per worker thread)")
+	f.DurationVar(&o.timeout, "timeout", 200*time.Millisecond, "deadline of each Check (Envoy's ext_authz default); a check that misses it stops the run")
 	f.BoolVar(&jsonOut, "json", false, "print the results as JSON")
 	f.BoolVar(&strict, "strict", false, "exit with status 1 when a target is missed")
 	return cmd
@@ -109,11 +106,17 @@ func (o *options) validate() error {
 	if o.requests < 1 || o.requests > maxRequests {
 		errs = append(errs, fmt.Errorf("--requests %d: want 1 to %d", o.requests, maxRequests))
 	}
+	if o.timeout <= 0 || o.timeout > time.Minute {
+		errs = append(errs, fmt.Errorf("--timeout %v: want more than 0 and at most 1m", o.timeout))
+	}
 	if o.rounds < 1 || o.rounds > maxRounds {
 		errs = append(errs, fmt.Errorf("--rounds %d: want 1 to %d", o.rounds, maxRounds))
 	}
 	if o.requests*o.rounds > maxSamples {
 		errs = append(errs, fmt.Errorf("--requests × --rounds: at most %d latency samples", maxSamples))
+	}
+	if o.conns == 0 {
+		o.conns = runtime.NumCPU()
 	}
 	if o.conns < 1 || o.conns > maxConns {
 		errs = append(errs, fmt.Errorf("--conns %d: want 1 to %d", o.conns, maxConns))

@@ -30,12 +30,15 @@ func sortedCopy(s []time.Duration) []time.Duration {
 func summarize(rounds []roundResult, samples []time.Duration) serverResult {
 	slices.Sort(samples)
 	var s serverResult
-	var elapsed, cpu time.Duration
+	var elapsed, cpu, clientCPU time.Duration
 	for _, r := range rounds {
 		s.Checks += r.checks
 		elapsed += r.elapsed
 		cpu += r.cpu
-		s.MaxRSSMiB = max(s.MaxRSSMiB, mib(r.maxRSS))
+		clientCPU += r.clientCPU
+		if m := mib(r.maxRSS.rss); m > s.MaxRSSMiB {
+			s.MaxRSSMiB, s.MaxRSSAnonMiB, s.MaxRSSFileMiB = m, mib(r.maxRSS.anon), mib(r.maxRSS.file)
+		}
 		s.VmHWMMiB = max(s.VmHWMMiB, mib(r.hwm))
 		s.Rounds = append(s.Rounds, roundSummary{
 			Checks:            r.checks,
@@ -43,7 +46,7 @@ func summarize(rounds []roundResult, samples []time.Duration) serverResult {
 			ChecksPerSecond:   perSecond(r.checks, r.elapsed),
 			P99Micros:         micros(r.p99),
 			CPUPerCheckMicros: perCheck(r.cpu, r.checks),
-			MaxRSSMiB:         mib(r.maxRSS),
+			MaxRSSMiB:         mib(r.maxRSS.rss),
 		})
 	}
 	s.Seconds = elapsed.Seconds()
@@ -51,6 +54,7 @@ func summarize(rounds []roundResult, samples []time.Duration) serverResult {
 	s.P50Micros = micros(percentile(samples, 0.50))
 	s.P99Micros = micros(percentile(samples, 0.99))
 	s.CPUPerCheckMicros = perCheck(cpu, s.Checks)
+	s.ClientCPUPerCheckMicros = perCheck(clientCPU, s.Checks)
 	return s
 }
 
