@@ -81,17 +81,27 @@ func (s *Server) respond(d *decision) *authv3.CheckResponse {
 // those it does not set.
 func (s *Server) okResponse(d *decision) *authv3.OkHttpResponse {
 	h := &s.cfg.Response.Headers
-	ok := &authv3.OkHttpResponse{}
+	n := 4 + len(s.attrHeaders)
+	ok := &authv3.OkHttpResponse{
+		Headers:         make([]*corev3.HeaderValueOption, 0, n),
+		HeadersToRemove: make([]string, 0, n+1+len(s.cfg.Response.RemoveHeaders)),
+	}
+	// The header messages of one response are allocated together.
+	opts := make([]corev3.HeaderValueOption, n)
+	vals := make([]corev3.HeaderValue, n)
 	set := func(name, value string) {
 		if value == "" {
 			ok.HeadersToRemove = append(ok.HeadersToRemove, name)
 			return
 		}
-		ok.Headers = append(ok.Headers, overwrite(name, value))
+		i := len(ok.Headers)
+		vals[i].Key, vals[i].Value = name, value
+		opts[i].Header, opts[i].AppendAction = &vals[i], corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD
+		ok.Headers = append(ok.Headers, &opts[i])
 	}
 	set(h.DecisionID, d.id)
 	set(h.Principal, d.principalID)
-	set(h.Roles, strings.Join(d.roles, ","))
+	set(h.Roles, joinRoles(d.roles))
 	set(h.IdentitySource, d.source)
 	for _, name := range s.attrHeaders {
 		set(name, attrString(d.attrs[h.Attributes[name]]))
@@ -101,6 +111,13 @@ func (s *Server) okResponse(d *decision) *authv3.OkHttpResponse {
 	ok.HeadersToRemove = append(ok.HeadersToRemove, failOpenHeader)
 	ok.HeadersToRemove = append(ok.HeadersToRemove, s.cfg.Response.RemoveHeaders...)
 	return ok
+}
+
+func joinRoles(roles []string) string {
+	if len(roles) == 1 {
+		return roles[0]
+	}
+	return strings.Join(roles, ",")
 }
 
 func overwrite(name, value string) *corev3.HeaderValueOption {
@@ -135,18 +152,24 @@ func attrString(v any) string {
 }
 
 // metadata is the dynamic metadata Envoy stores under envoy.filters.http.ext_authz, for
-// access logs and later filters.
+// access logs and later filters: the decision id, the principal and the matched policy;
+// denials also say why (reason, route, resource kind, action). Allows carry only the
+// first three because every field costs encoding and decoding on the hot path.
 func (s *Server) metadata(d *decision) *structpb.Struct {
-	fields := make(map[string]*structpb.Value, 8)
+	fields := make(map[string]*structpb.Value, 4)
 	fields["decision_id"] = structpb.NewStringValue(d.id)
-	fields["reason"] = s.values.get(d.reason)
-	fields["allowed"] = boolValues[d.allow]
 	if d.principalID != "" {
 		fields["principal_id"] = structpb.NewStringValue(d.principalID)
 	}
-	for _, kv := range [...]struct{ key, val string }{
-		{"matched_policy", d.policy}, {"route", d.route}, {"resource_kind", d.kind}, {"action", d.action},
-	} {
+	if d.policy != "" {
+		fields["matched_policy"] = s.values.get(d.policy)
+	}
+	if d.allow {
+		return &structpb.Struct{Fields: fields}
+	}
+	fields["reason"] = s.values.get(d.reason)
+	fields["allowed"] = boolValues[false]
+	for _, kv := range [...]struct{ key, val string }{{"route", d.route}, {"resource_kind", d.kind}, {"action", d.action}} {
 		if kv.val != "" {
 			fields[kv.key] = s.values.get(kv.val)
 		}
@@ -154,7 +177,7 @@ func (s *Server) metadata(d *decision) *structpb.Struct {
 	return &structpb.Struct{Fields: fields}
 }
 
-var boolValues = map[bool]*structpb.Value{true: structpb.NewBoolValue(true), false: structpb.NewBoolValue(false)}
+var boolValues = map[bool]*structpb.Value{false: structpb.NewBoolValue(false)}
 
 // valueCache shares the metadata values of strings that repeat across checks (reasons,
 // policy keys, routes, kinds, actions). Messages are only read when marshalled, so one

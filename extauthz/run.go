@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -19,6 +20,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/gatehouse/gatehouse/extauthz/internal/wire"
 	"github.com/gatehouse/gatehouse/mapping"
 	"github.com/gatehouse/gatehouse/policies"
 )
@@ -56,6 +58,11 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (*Service, error) {
 
 	g := cfg.Server.GRPC
 	s.grpc = grpc.NewServer(
+		// A fixed pool of workers serves the calls, instead of a new goroutine (and a new,
+		// growing stack) per Check.
+		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
+		// CheckResponses are encoded without protobuf reflection (see internal/wire).
+		grpc.ForceServerCodecV2(wire.NewCodec()),
 		grpc.MaxRecvMsgSize(g.MaxReceiveMessageBytes),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: g.KeepaliveMinTime, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"runtime/debug"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -72,10 +73,14 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *aut
 	if set == nil {
 		return nil, errNotReady
 	}
-	if s.cfg.Server.CheckTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.cfg.Server.CheckTimeout)
-		defer cancel()
+	if limit := s.cfg.Server.CheckTimeout; limit > 0 {
+		// Envoy's own deadline (grpc-timeout) is usually the tighter one; only add ours
+		// when it is.
+		if deadline, ok := ctx.Deadline(); !ok || time.Until(deadline) > limit {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, limit)
+			defer cancel()
+		}
 	}
 	d := &decision{id: newDecisionID()}
 	res := s.decide(ctx, set, req, d)
@@ -135,8 +140,9 @@ func (s *Server) decide(ctx context.Context, set *policies.Set, req *authv3.Chec
 	if in.RequestID == "" {
 		in.RequestID = d.id
 	}
-	var out policies.Output
-	set.CheckOne(in, s.now(), &out)
+	out := outputPool.Get().(*policies.Output)
+	defer outputPool.Put(out)
+	set.CheckOne(in, s.now(), out)
 	a := out.Actions[0]
 	d.policy = a.Policy
 	if a.Effect == policies.EffectAllow {
@@ -146,6 +152,9 @@ func (s *Server) decide(ctx context.Context, set *policies.Set, req *authv3.Chec
 	d.httpStatus, d.reason = 403, ReasonPolicyDenied
 	return res
 }
+
+// outputPool recycles policy outputs and their slices between checks.
+var outputPool = sync.Pool{New: func() any { return new(policies.Output) }}
 
 // newDecisionID returns 128 random bits in hex.
 func newDecisionID() string {
