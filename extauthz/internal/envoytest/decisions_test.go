@@ -107,7 +107,7 @@ func TestDecisions(t *testing.T) {
 		status: 503, details: "ext_authz_error",
 	}, {
 		name:   "timeout",
-		sc:     scenario{delay: 2 * time.Second, resp: allow(nil)},
+		sc:     scenario{delay: time.Second, resp: allow(nil)},
 		status: 503, details: "ext_authz_error",
 	}, {
 		name:   "metadata on allow gains ext_authz_duration",
