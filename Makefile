@@ -13,11 +13,11 @@ ENVOY_VERSION := 1.40.0
 tools:
 	CERBOS_VERSION=$(CERBOS_VERSION) ENVOY_VERSION=$(ENVOY_VERSION) .ci/install-tools "$(TOOLS)"
 
-## test: go vet + go test for every package, with the tools on GATEHOUSE_TOOLS
+## test: go vet + go test -race for every package, with the tools on GATEHOUSE_TOOLS
 test: export GATEHOUSE_TOOLS := $(TOOLS)/bin
 test: tools
 	go vet ./...
-	go test -count=1 -v ./... 2>&1 | .ci/go-test-summary
+	go test -race -count=1 -v ./... 2>&1 | .ci/go-test-summary
 
 ## build: the gatehouse binary in bin/
 build:
