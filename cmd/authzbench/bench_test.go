@@ -38,15 +38,7 @@ func TestMain(m *testing.M) {
 // TestRun runs the whole benchmark with tiny bounds: both servers start, every check is
 // an allow, and the JSON report holds both levels with their targets judged.
 func TestRun(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds gatehouse and runs two servers")
-	}
-	root, err := repoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
+	ctx, root := runSetup(t)
 	for _, request := range []string{requestAlice, requestAnonymous} {
 		t.Run(request, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -85,6 +77,19 @@ func TestRun(t *testing.T) {
 // TestDenyStopsTheRun: a request that gatehouse denies ends the run with an error that
 // says so, instead of measuring the deny path.
 func TestDenyStopsTheRun(t *testing.T) {
+	ctx, root := runSetup(t)
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"run", "--token", filepath.Join(root, "envoy/demo/tokens/expired.jwt"),
+		"--requests", "50", "--concurrency", "1", "--rounds", "1"}, &stdout, &stderr)
+	if code != exitFailure || !strings.Contains(stderr.String(), "not an allow") || !strings.Contains(stderr.String(), "HTTP 401") {
+		t.Fatalf("exit status %d, stderr:\n%s", code, stderr.String())
+	}
+}
+
+// runSetup skips in -short mode (a run builds gatehouse and starts two servers) and
+// returns a context bounding the run and the repository root.
+func runSetup(t *testing.T) (context.Context, string) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds gatehouse and runs two servers")
 	}
@@ -92,12 +97,7 @@ func TestDenyStopsTheRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	code := run(ctx, []string{"run", "--token", filepath.Join(root, "envoy/demo/tokens/expired.jwt"),
-		"--requests", "50", "--concurrency", "1", "--rounds", "1"}, &stdout, &stderr)
-	if code != exitFailure || !strings.Contains(stderr.String(), "not an allow") || !strings.Contains(stderr.String(), "HTTP 401") {
-		t.Fatalf("exit status %d, stderr:\n%s", code, stderr.String())
-	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	t.Cleanup(cancel)
+	return ctx, root
 }

@@ -17,8 +17,8 @@ const caseHeader = "x-case"
 
 // scenario is one canned answer of the authorization server.
 type scenario struct {
-	resp  *authv3.CheckResponse
-	err   error
+	resp *authv3.CheckResponse
+	err  error
 	// delay is how long to wait before answering, whatever the call's deadline: an
 	// answer sent when the deadline (Envoy's grpc-timeout) expires could still reach
 	// Envoy before its own timer fires, so the test would not show what Envoy's timeout

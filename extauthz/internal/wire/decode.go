@@ -66,16 +66,15 @@ func str(b []byte) (string, error) {
 	return unsafe.String(&b[0], len(b)), nil
 }
 
-func checkRequest(b []byte, m *authv3.CheckRequest) error {
+// fields calls f with every field of the message b, stopping at the first error; f
+// returns errFallback for a field it does not handle.
+func fields(b []byte, f func(num protowire.Number, typ protowire.Type, v uint64, val []byte) error) error {
 	for len(b) > 0 {
-		num, typ, _, val, n, err := field(b)
-		if err != nil || num != 1 || typ != protowire.BytesType {
-			return errFallback
+		num, typ, v, val, n, err := field(b)
+		if err != nil {
+			return err
 		}
-		if m.Attributes == nil {
-			m.Attributes = &authv3.AttributeContext{}
-		}
-		if err := attributes(val, m.Attributes); err != nil {
+		if err := f(num, typ, v, val); err != nil {
 			return err
 		}
 		b = b[n:]
@@ -83,61 +82,57 @@ func checkRequest(b []byte, m *authv3.CheckRequest) error {
 	return nil
 }
 
+// setString sets *dst to the string field b.
+func setString(dst *string, b []byte) (err error) {
+	*dst, err = str(b)
+	return err
+}
+
+func checkRequest(b []byte, m *authv3.CheckRequest) error {
+	return fields(b, func(num protowire.Number, typ protowire.Type, _ uint64, val []byte) error {
+		if num != 1 || typ != protowire.BytesType {
+			return errFallback
+		}
+		return into(&m.Attributes, val, attributes)
+	})
+}
+
 func attributes(b []byte, a *authv3.AttributeContext) error {
-	for len(b) > 0 {
-		num, typ, _, val, n, err := field(b)
-		if err != nil || typ != protowire.BytesType {
+	return fields(b, func(num protowire.Number, typ protowire.Type, _ uint64, val []byte) error {
+		if typ != protowire.BytesType {
 			return errFallback
 		}
 		switch num {
 		case 1:
-			if a.Source == nil {
-				a.Source = &authv3.AttributeContext_Peer{}
-			}
-			err = peer(val, a.Source)
+			return into(&a.Source, val, peer)
 		case 2:
-			if a.Destination == nil {
-				a.Destination = &authv3.AttributeContext_Peer{}
-			}
-			err = peer(val, a.Destination)
+			return into(&a.Destination, val, peer)
 		case 4:
-			if a.Request == nil {
-				a.Request = &authv3.AttributeContext_Request{}
-			}
-			err = request(val, a.Request)
+			return into(&a.Request, val, request)
 		case 10:
-			if a.ContextExtensions == nil {
-				a.ContextExtensions = map[string]string{}
-			}
-			err = mapEntry(val, a.ContextExtensions)
+			return mapEntry(val, &a.ContextExtensions, 0)
 		case 11:
-			if a.MetadataContext == nil {
-				a.MetadataContext = &corev3.Metadata{}
-			}
-			err = merge(val, a.MetadataContext)
+			return into(&a.MetadataContext, val, merge)
 		case 12:
-			if a.TlsSession == nil {
-				a.TlsSession = &authv3.AttributeContext_TLSSession{}
-			}
-			err = merge(val, a.TlsSession)
+			return into(&a.TlsSession, val, merge)
 		case 13:
-			if a.RouteMetadataContext == nil {
-				a.RouteMetadataContext = &corev3.Metadata{}
-			}
-			err = merge(val, a.RouteMetadataContext)
-		default:
-			return errFallback
+			return into(&a.RouteMetadataContext, val, merge)
 		}
-		if err != nil {
-			return err
-		}
-		b = b[n:]
+		return errFallback
+	})
+}
+
+// into decodes b into the message *p with decode, allocating the message first when
+// this is its first occurrence (later ones merge, as in protobuf).
+func into[T any](p **T, b []byte, decode func([]byte, *T) error) error {
+	if *p == nil {
+		*p = new(T)
 	}
-	return nil
+	return decode(b, *p)
 }
 
 // merge decodes a rarely used sub-message generically.
-func merge(b []byte, m proto.Message) error {
+func merge[M proto.Message](b []byte, m M) error {
 	if len(b) == 0 {
 		return nil
 	}
@@ -148,37 +143,24 @@ func merge(b []byte, m proto.Message) error {
 }
 
 func peer(b []byte, p *authv3.AttributeContext_Peer) error {
-	for len(b) > 0 {
-		num, typ, _, val, n, err := field(b)
-		if err != nil || typ != protowire.BytesType {
+	return fields(b, func(num protowire.Number, typ protowire.Type, _ uint64, val []byte) error {
+		if typ != protowire.BytesType {
 			return errFallback
 		}
 		switch num {
 		case 1:
-			if p.Address == nil {
-				p.Address = &corev3.Address{}
-			}
-			err = address(val, p.Address)
+			return into(&p.Address, val, address)
 		case 2:
-			p.Service, err = str(val)
+			return setString(&p.Service, val)
 		case 3:
-			if p.Labels == nil {
-				p.Labels = map[string]string{}
-			}
-			err = mapEntry(val, p.Labels)
+			return mapEntry(val, &p.Labels, 0)
 		case 4:
-			p.Principal, err = str(val)
+			return setString(&p.Principal, val)
 		case 5:
-			p.Certificate, err = str(val)
-		default:
-			return errFallback
+			return setString(&p.Certificate, val)
 		}
-		if err != nil {
-			return err
-		}
-		b = b[n:]
-	}
-	return nil
+		return errFallback
+	})
 }
 
 // address decodes a socket address (address and port) by hand and anything else
@@ -214,132 +196,99 @@ func address(b []byte, a *corev3.Address) error {
 }
 
 func request(b []byte, r *authv3.AttributeContext_Request) error {
-	for len(b) > 0 {
-		num, typ, _, val, n, err := field(b)
-		if err != nil || typ != protowire.BytesType {
+	return fields(b, func(num protowire.Number, typ protowire.Type, _ uint64, val []byte) error {
+		switch {
+		case typ != protowire.BytesType:
 			return errFallback
+		case num == 1:
+			return into(&r.Time, val, timestamp)
+		case num == 2:
+			return into(&r.Http, val, http)
 		}
-		switch num {
-		case 1:
-			if r.Time == nil {
-				r.Time = &timestamppb.Timestamp{}
-			}
-			err = timestamp(val, r.Time)
-		case 2:
-			if r.Http == nil {
-				r.Http = &authv3.AttributeContext_HttpRequest{}
-			}
-			err = http(val, r.Http)
-		default:
-			return errFallback
-		}
-		if err != nil {
-			return err
-		}
-		b = b[n:]
-	}
-	return nil
+		return errFallback
+	})
 }
 
 func timestamp(b []byte, t *timestamppb.Timestamp) error {
-	for len(b) > 0 {
-		num, typ, v, _, n, err := field(b)
-		if err != nil || typ != protowire.VarintType {
+	return fields(b, func(num protowire.Number, typ protowire.Type, v uint64, _ []byte) error {
+		switch {
+		case typ != protowire.VarintType:
 			return errFallback
-		}
-		switch num {
-		case 1:
+		case num == 1:
 			t.Seconds = int64(v)
-		case 2:
+		case num == 2:
 			t.Nanos = int32(v)
 		default:
 			return errFallback
 		}
-		b = b[n:]
-	}
-	return nil
+		return nil
+	})
 }
 
 func http(b []byte, h *authv3.AttributeContext_HttpRequest) error {
-	for len(b) > 0 {
-		num, typ, v, val, n, err := field(b)
-		if err != nil {
-			return errFallback
-		}
+	return fields(b, func(num protowire.Number, typ protowire.Type, v uint64, val []byte) error {
 		if num == 9 {
 			if typ != protowire.VarintType {
 				return errFallback
 			}
 			h.Size = int64(v)
-			b = b[n:]
-			continue
+			return nil
 		}
 		if typ != protowire.BytesType {
 			return errFallback
 		}
 		switch num {
 		case 1:
-			h.Id, err = str(val)
+			return setString(&h.Id, val)
 		case 2:
-			h.Method, err = str(val)
+			return setString(&h.Method, val)
 		case 3:
-			if h.Headers == nil {
-				h.Headers = make(map[string]string, 24)
-			}
-			err = mapEntry(val, h.Headers)
+			return mapEntry(val, &h.Headers, 24)
 		case 4:
-			h.Path, err = str(val)
+			return setString(&h.Path, val)
 		case 5:
-			h.Host, err = str(val)
+			return setString(&h.Host, val)
 		case 6:
-			h.Scheme, err = str(val)
+			return setString(&h.Scheme, val)
 		case 7:
-			h.Query, err = str(val)
+			return setString(&h.Query, val)
 		case 8:
-			h.Fragment, err = str(val)
+			return setString(&h.Fragment, val)
 		case 10:
-			h.Protocol, err = str(val)
+			return setString(&h.Protocol, val)
 		case 11:
-			h.Body, err = str(val)
+			return setString(&h.Body, val)
 		case 12:
 			h.RawBody = val
+			return nil
 		case 13:
-			if h.HeaderMap == nil {
-				h.HeaderMap = &corev3.HeaderMap{}
-			}
-			err = merge(val, h.HeaderMap)
-		default:
-			return errFallback
+			return into(&h.HeaderMap, val, merge)
 		}
-		if err != nil {
-			return err
-		}
-		b = b[n:]
-	}
-	return nil
+		return errFallback
+	})
 }
 
-// mapEntry decodes one map<string,string> entry (key 1, value 2) into m.
-func mapEntry(b []byte, m map[string]string) error {
+// mapEntry decodes one map<string,string> entry (key 1, value 2) into *m, making the
+// map (with room for size entries) for the first one.
+func mapEntry(b []byte, m *map[string]string, size int) error {
 	var key, value string
-	for len(b) > 0 {
-		num, typ, _, val, n, err := field(b)
-		if err != nil || typ != protowire.BytesType {
+	err := fields(b, func(num protowire.Number, typ protowire.Type, _ uint64, val []byte) error {
+		switch {
+		case typ != protowire.BytesType:
 			return errFallback
+		case num == 1:
+			return setString(&key, val)
+		case num == 2:
+			return setString(&value, val)
 		}
-		switch num {
-		case 1:
-			key, err = str(val)
-		case 2:
-			value, err = str(val)
-		default:
-			return errFallback
-		}
-		if err != nil {
-			return err
-		}
-		b = b[n:]
+		return errFallback
+	})
+	if err != nil {
+		return err
 	}
-	m[key] = value
+	if *m == nil {
+		*m = make(map[string]string, size)
+	}
+	(*m)[key] = value
 	return nil
 }
