@@ -185,8 +185,13 @@ func TestCheckOverGRPC(t *testing.T) {
 		{"anonymous reads published", extauthztest.NewCheckRequest("GET", "/api/documents/7?fields=title"), outcome{status: 200, headers: anon}},
 		{"client identity headers are overwritten", extauthztest.NewCheckRequest("GET", "/api/documents/7", "x-gatehouse-principal", "carol", "x-gatehouse-roles", "admin"), outcome{status: 200, headers: anon}},
 		{"anonymous cannot create", extauthztest.NewCheckRequest("POST", "/api/documents"), outcome{status: 403, reason: "policy_denied"}},
-		{"user creates", extauthztest.NewCheckRequest("POST", "/api/documents", "authorization", alice), outcome{status: 200, headers: map[string]string{
+		{"user creates", extauthztest.WithBody(extauthztest.NewCheckRequest("POST", "/api/documents", "authorization", alice), `{"title": "t"}`), outcome{status: 200, headers: map[string]string{
 			"x-gatehouse-principal": "alice", "x-gatehouse-roles": "user", "x-gatehouse-identity-source": "jwt", "x-gatehouse-email": "alice@example.com"}}},
+		{"user creates internal", extauthztest.WithBody(extauthztest.NewCheckRequest("POST", "/api/documents", "authorization", alice), `{"classification": "internal"}`), outcome{status: 200}},
+		{"user cannot create restricted", extauthztest.WithBody(extauthztest.NewCheckRequest("POST", "/api/documents", "authorization", alice), `{"classification": "restricted"}`), outcome{status: 403, reason: "policy_denied"}},
+		{"user cannot create without a JSON body", extauthztest.NewCheckRequest("POST", "/api/documents", "authorization", alice), outcome{status: 403, reason: "policy_denied"}},
+		{"admin creates restricted", extauthztest.WithBody(extauthztest.NewCheckRequest("POST", "/api/documents", "authorization", carol), `{"classification": "restricted"}`), outcome{status: 200}},
+		{"Envoy's context extension names the kind", extauthztest.WithContextExtensions(extauthztest.NewCheckRequest("GET", "/api/documents/7"), "kind", "admin_area"), outcome{status: 403, reason: "policy_denied"}},
 		{"owner updates", extauthztest.NewCheckRequest("PUT", "/api/users/alice/documents/3", "authorization", alice), outcome{status: 200, headers: map[string]string{"x-gatehouse-principal": "alice"}}},
 		{"owner deletes", extauthztest.NewCheckRequest("DELETE", "/api/users/alice/documents/3", "authorization", alice), outcome{status: 200}},
 		{"other user cannot update", extauthztest.NewCheckRequest("PUT", "/api/users/alice/documents/3", "authorization", bob), outcome{status: 403, reason: "policy_denied"}},

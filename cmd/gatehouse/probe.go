@@ -34,11 +34,7 @@ func newProbeCommand() *cobra.Command {
 			if err != nil {
 				return usageError{err}
 			}
-			target := addr
-			if path, ok := strings.CutPrefix(addr, "unix:"); ok {
-				target = "unix:" + strings.TrimPrefix(path, "//")
-			}
-			conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			conn, err := grpc.NewClient(dialTarget(addr), grpc.WithTransportCredentials(insecure.NewCredentials()))
 			if err != nil {
 				return err
 			}

@@ -16,7 +16,7 @@ import (
 const demoConfig = "envoy/demo/gatehouse.yaml"
 
 func newServeCommand() *cobra.Command {
-	var configPath, logLevel, logFormat string
+	var configPath, logLevel, logFormat, grpcAddr, httpAddr string
 	cmd := &cobra.Command{
 		Use:   "serve [--config FILE]",
 		Short: "Serve Envoy's ext_authz Check API (gRPC) with health endpoints",
@@ -41,6 +41,14 @@ checks and stops.`,
 			if err != nil {
 				return configError{err}
 			}
+			// The flags move the listeners of a configuration written for another host,
+			// such as the demo's 127.0.0.1 inside a container.
+			if grpcAddr != "" {
+				cfg.Server.GRPC.Address = grpcAddr
+			}
+			if httpAddr != "" {
+				cfg.Server.HTTP.Address, cfg.Server.HTTP.Disabled = httpAddr, false
+			}
 			svc, err := extauthz.New(cmd.Context(), cfg, log)
 			if err != nil {
 				return configError{err}
@@ -49,6 +57,8 @@ checks and stops.`,
 		},
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "configuration file (default: the demo, "+demoConfig+")")
+	cmd.Flags().StringVar(&grpcAddr, "grpc-address", "", "override server.grpc.address (host:port or unix:/path)")
+	cmd.Flags().StringVar(&httpAddr, "http-address", "", "override server.http.address (host:port)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "text or json")
 	return cmd
