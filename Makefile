@@ -15,6 +15,7 @@ tools:
 
 ## test: go vet + go test -race for every package, with the tools on GATEHOUSE_TOOLS
 test: export GATEHOUSE_TOOLS := $(TOOLS)/bin
+test: export GATEHOUSE_VENV := $(TOOLS)/venv
 test: tools
 	go vet ./...
 	go test -race -count=1 -v ./... 2>&1 | .ci/go-test-summary
