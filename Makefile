@@ -7,7 +7,7 @@ TOOLS := $(CURDIR)/.tools
 CERBOS_VERSION := 0.55.0
 ENVOY_VERSION := 1.40.0
 
-.PHONY: tools test build run
+.PHONY: tools test build run demo
 
 ## tools: install the Cerbos PDP and Envoy into .tools/ (skips what is already there)
 tools:
@@ -27,3 +27,7 @@ build:
 ## run: serve the demo configuration (envoy/demo/gatehouse.yaml) on 127.0.0.1:9191 (gRPC) and :9192 (health)
 run:
 	go run ./cmd/gatehouse serve
+
+## demo: the demo stack on 127.0.0.1 (Envoy :8080 -> gatehouse -> Flask app); Ctrl-C stops it
+demo:
+	envoy/local/run
