@@ -96,6 +96,8 @@ func TestRoutes(t *testing.T) {
 		{name: "template has no extra segments", req: newRequest("GET", "/api/users/alice/documents/42/x"), reason: "no_route"},
 		{name: "rest parameter", req: newRequest("GET", "/files/a/b/c.txt"), route: "files", res: policies.Resource{Kind: "file", ID: "a/b/c.txt"}, action: "read"},
 		{name: "method filter", req: newRequest("DELETE", "/files/a"), reason: "no_route"},
+		{name: "a GET route answers HEAD", req: newRequest("HEAD", "/files/a"), route: "files", res: policies.Resource{Kind: "file", ID: "a"}, action: "read"},
+		{name: "HEAD takes GET's action from the table", req: newRequest("HEAD", "/v/1", "x-api", "2"), route: "versioned", res: policies.Resource{Kind: "thing", ID: "1"}, action: "get"},
 		{name: "prefix at a segment boundary", req: newRequest("GET", "/static/app.js"), route: "static", res: policies.Resource{Kind: "static", ID: "assets"}, action: "fetch"},
 		{name: "prefix is not a string prefix", req: newRequest("GET", "/staticfoo"), reason: "no_route"},
 		{name: "context extensions and expressions", req: withCtx(newRequest("GET", "/status"), "svc", "docs", "kind", "health", "scope", "acme.eu"),

@@ -231,6 +231,10 @@ func compileRoute(rt Route, path string) (*route, []error) {
 		for _, meth := range m.Methods {
 			r.methods[strings.ToUpper(meth)] = true
 		}
+		// As in Werkzeug's routing, a GET route also answers HEAD.
+		if r.methods["GET"] {
+			r.methods["HEAD"] = true
+		}
 	}
 	for _, h := range m.Hosts {
 		r.hosts = append(r.hosts, strings.ToLower(strings.TrimSuffix(h, ".")))
@@ -313,6 +317,11 @@ func (r *route) actionFor(v *RequestView, act *activation) (string, error) {
 	case r.actions != nil:
 		if a, ok := r.actions[v.Method]; ok {
 			return a, nil
+		}
+		if v.Method == "HEAD" { // Flask serves HEAD with the GET view
+			if a, ok := r.actions["GET"]; ok {
+				return a, nil
+			}
 		}
 		return r.actions["*"], nil
 	}
