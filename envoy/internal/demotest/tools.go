@@ -133,7 +133,6 @@ func FreePort(tb testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-
 func isExecutable(path string) bool {
 	fi, err := os.Stat(path) // follows the .tools symlinks
 	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
