@@ -101,8 +101,8 @@ func probeRequest(method, path, host, peer, body string, headers, context []stri
 func printCheckResponse(w io.Writer, resp *authv3.CheckResponse) {
 	md := resp.GetDynamicMetadata().GetFields()
 	if ok := resp.GetOkResponse(); ok != nil && resp.GetStatus().GetCode() == 0 {
-		fmt.Fprintf(w, "ALLOW  decision %s  reason %s  policy %s\n", md["decision_id"].GetStringValue(),
-			md["reason"].GetStringValue(), md["matched_policy"].GetStringValue())
+		fmt.Fprintf(w, "ALLOW  decision %s  policy %s\n", md["decision_id"].GetStringValue(),
+			md["matched_policy"].GetStringValue())
 		printHeaders(w, "  set    ", ok.GetHeaders())
 		for _, name := range ok.GetHeadersToRemove() {
 			fmt.Fprintf(w, "  remove %s\n", name)
