@@ -93,7 +93,7 @@ func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newServeCommand(), newCheckCommand(), newCompileCommand(), newMintTokenCommand(), newProbeCommand(), newHealthCommand(), newVersionCommand())
+	root.AddCommand(newServeCommand(), newCheckCommand(), newCompileCommand(), newMintTokenCommand(), newProbeCommand(), newHealthCommand(), newLintEnvoyCommand(), newVersionCommand())
 	return root
 }
 
