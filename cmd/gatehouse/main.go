@@ -1,6 +1,8 @@
 // Command gatehouse is an Envoy external-authorization service that decides with Cerbos
-// policies. Subcommands: serve (the ext_authz service), check (decide CheckResources
-// requests offline), compile (validate a policy repository) and version.
+// policies. Subcommands: serve (the ext_authz service), probe and health (ask a running
+// one), check (decide CheckResources requests offline), compile (validate a policy
+// repository), lint-envoy (risky ext_authz settings in Envoy and Istio configurations),
+// mint-token (demo tokens) and version.
 package main
 
 import (
