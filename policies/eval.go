@@ -255,8 +255,8 @@ func (d *decider) decide(action string) ActionResult {
 		return ActionResult{Action: action, Effect: EffectDeny, Policy: NoMatch}
 	}
 	if len(d.pchain) > 0 {
-		if eff, scope := d.principalDecision(action); eff != EffectNoMatch {
-			return ActionResult{Action: action, Effect: eff, Policy: d.principalKey(), Scope: scope}
+		if eff, scope, rule := d.principalDecision(action); eff != EffectNoMatch {
+			return ActionResult{Action: action, Effect: eff, Policy: d.principalKey(), Scope: scope, Rule: rule}
 		}
 	}
 	if len(d.rchain) == 0 {
@@ -264,12 +264,12 @@ func (d *decider) decide(action string) ActionResult {
 	}
 	result := ActionResult{Action: action, Effect: EffectNoMatch}
 	for _, roleSet := range d.rs.roleSets {
-		eff, policy, scope := d.resourceDecision(action, roleSet)
+		eff, policy, scope, rule := d.resourceDecision(action, roleSet)
 		if eff == EffectNoMatch {
 			continue
 		}
 		if result.Effect == EffectNoMatch || eff == EffectAllow {
-			result.Effect, result.Policy, result.Scope = eff, policy, scope
+			result.Effect, result.Policy, result.Scope, result.Rule = eff, policy, scope, rule
 		}
 		if eff == EffectAllow {
 			break
@@ -282,34 +282,37 @@ func (d *decider) decide(action string) ActionResult {
 }
 
 // principalDecision walks the principal scope chain. Rules are selected by the resource's
-// policy version, as Cerbos does.
-func (d *decider) principalDecision(action string) (Effect, string) {
+// policy version, as Cerbos does. rule names the rule that decided.
+func (d *decider) principalDecision(action string) (eff Effect, scope, rule string) {
 	for i, scope := range d.pchain {
 		pp := d.rs.ppols[i]
 		if pp == nil {
 			continue
 		}
-		hasAllow := false
+		allowedBy := ""
 		for _, r := range pp.rules {
 			if !r.resources.match(d.kind) || !r.actions.match(action) {
 				continue
 			}
 			holds, failed := d.evalRule(r, action, d.rs.frame(r.env, nil))
 			if failed || (holds && r.effect == EffectDeny) {
-				return EffectDeny, scope
+				return EffectDeny, scope, r.name
 			}
-			hasAllow = hasAllow || holds
+			if holds && allowedBy == "" {
+				allowedBy = r.name
+			}
 		}
-		if hasAllow && pp.perms != ScopePermissionsRequireParentalConsent {
-			return EffectAllow, scope
+		if allowedBy != "" && pp.perms != ScopePermissionsRequireParentalConsent {
+			return EffectAllow, scope, allowedBy
 		}
 	}
-	return EffectNoMatch, ""
+	return EffectNoMatch, "", ""
 }
 
 // resourceDecision walks the resource scope chain for one principal role (with its parent
-// roles): role-policy restrictions first, then the resource policy's rules.
-func (d *decider) resourceDecision(action string, roleSet []string) (Effect, string, string) {
+// roles): role-policy restrictions first, then the resource policy's rules. rule names
+// the resource rule that decided ("" for a role policy's restriction).
+func (d *decider) resourceDecision(action string, roleSet []string) (eff Effect, policy, scope, rule string) {
 	for i, scope := range d.rchain {
 		rp, hasRoles := d.rs.rpols[i], d.rs.rroles[i]
 		if rp != nil {
@@ -326,35 +329,37 @@ func (d *decider) resourceDecision(action string, roleSet []string) (Effect, str
 				break
 			}
 			if rolePol := d.s.roles[policyID{role, d.rv, scope}]; rolePol != nil && d.roleDenies(rolePol, action) {
-				return EffectDeny, rolePol.key, scope
+				return EffectDeny, rolePol.key, scope, ""
 			}
 		}
 		if rp == nil {
 			continue
 		}
-		hasAllow := false
+		allowedBy := ""
 		for _, r := range rp.rules {
 			if !r.actions.match(action) {
 				continue
 			}
 			applies, failed := d.ruleApplies(r, rp, roleSet)
 			if failed {
-				return EffectDeny, d.resourceKey, scope
+				return EffectDeny, d.resourceKey, scope, r.name
 			}
 			if !applies {
 				continue
 			}
 			holds, failed := d.evalRule(r, action, d.rs.frame(r.env, rp))
 			if failed || (holds && r.effect == EffectDeny) {
-				return EffectDeny, d.resourceKey, scope
+				return EffectDeny, d.resourceKey, scope, r.name
 			}
-			hasAllow = hasAllow || holds
+			if holds && allowedBy == "" {
+				allowedBy = r.name
+			}
 		}
-		if hasAllow && rp.perms != ScopePermissionsRequireParentalConsent {
-			return EffectAllow, d.resourceKey, scope
+		if allowedBy != "" && rp.perms != ScopePermissionsRequireParentalConsent {
+			return EffectAllow, d.resourceKey, scope, allowedBy
 		}
 	}
-	return EffectNoMatch, "", ""
+	return EffectNoMatch, "", "", ""
 }
 
 // scopeConcernsRoles reports whether the resource policy rp at scope (nil if none) has a

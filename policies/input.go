@@ -42,6 +42,10 @@ type ActionResult struct {
 	Policy string
 	// Scope is the scope whose rule decided ("" for the root scope and for default denies).
 	Scope string
+	// Rule names the rule that decided: the first ALLOW rule that held, or the DENY rule
+	// that held or failed; "" for default denies and role-policy restrictions. Unnamed
+	// rules are named as in output sources (rule-001, ...).
+	Rule string
 }
 
 // ValidationError is one JSON-Schema violation of the principal or resource attributes.
