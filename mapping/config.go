@@ -12,6 +12,8 @@ type Config struct {
 	Routes []Route `yaml:"routes"`
 	// Requests sets how requests are read and what happens to ones no route matches.
 	Requests RequestsConfig `yaml:"requests"`
+	// Observer, if set, is told about token verifications and key loads (telemetry).
+	Observer Observer `yaml:"-"`
 }
 
 // IdentityConfig lists the principal sources.

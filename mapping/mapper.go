@@ -140,7 +140,7 @@ func New(ctx context.Context, cfg Config) (*Mapper, error) {
 		m.routes = append(m.routes, r)
 	}
 	for i, src := range cfg.Identity.Sources {
-		s, serrs := newSource(ctx, src, fmt.Sprintf("identity.sources[%d]", i))
+		s, serrs := newSource(ctx, src, fmt.Sprintf("identity.sources[%d]", i), cfg.Observer)
 		errs = append(errs, serrs...)
 		if s != nil {
 			m.sources = append(m.sources, s)
@@ -162,7 +162,7 @@ func (m *Mapper) Close() error {
 	return errors.Join(errs...)
 }
 
-func newSource(ctx context.Context, src Source, path string) (identitySource, []error) {
+func newSource(ctx context.Context, src Source, path string, obs Observer) (identitySource, []error) {
 	n := btoi(src.JWT != nil) + btoi(src.JWTAuthn != nil) + btoi(src.SPIFFE != nil) + btoi(src.Headers != nil) + btoi(src.Anonymous != nil)
 	if n != 1 {
 		return nil, []error{fmt.Errorf("%s: exactly one of jwt, jwtAuthn, spiffe, headers and anonymous is required", path)}
@@ -189,11 +189,14 @@ func newSource(ctx context.Context, src Source, path string) (identitySource, []
 			vc.ClockSkew = c.ClockSkew
 		}
 		vc.Issuers, vc.Audiences = c.Issuers, c.Audiences
+		if obs != nil {
+			vc.OnLoad = obs.KeysLoaded
+		}
 		v, err := jwtverify.New(ctx, vc)
 		if err != nil {
 			return nil, []error{fmt.Errorf("%s.jwt.jwks: %w", path, err)}
 		}
-		s := &jwtSource{header: strings.ToLower(c.Header), verifier: v, builder: b, prefix: "Bearer "}
+		s := &jwtSource{header: strings.ToLower(c.Header), verifier: v, builder: b, prefix: "Bearer ", observer: obs}
 		if s.header == "" {
 			s.header = "authorization"
 		}

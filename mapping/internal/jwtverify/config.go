@@ -86,6 +86,11 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives key-set load failures and changes. Default: discard.
 	Logger *slog.Logger
+	// OnLoad, if set, is called after every load of the key set (at start, on refresh and
+	// on a refetch for an unknown kid) with the source's description and the error, nil
+	// when the load succeeded (also when nothing changed). It runs on the loading
+	// goroutine and must not block.
+	OnLoad func(source string, err error)
 }
 
 // DefaultConfig returns a Config with every default spelled out and RequireExp set; fill
@@ -166,6 +171,7 @@ type settings struct {
 	httpClient      *http.Client
 	now             func() time.Time
 	log             *slog.Logger
+	onLoad          func(source string, err error)
 	allowSymmetric  bool // oct keys are used (file source only)
 	file, urlString string
 }
@@ -184,6 +190,7 @@ func (c Config) resolve() (settings, error) {
 		audiences:  append([]string(nil), c.Audiences...),
 		now:        c.Now,
 		log:        c.Logger,
+		onLoad:     c.OnLoad,
 		file:       c.JWKSFile,
 		urlString:  c.JWKSURL,
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
@@ -158,5 +159,35 @@ func TestNewFileErrors(t *testing.T) {
 		if !strings.Contains(err.Error(), path) {
 			t.Errorf("error does not name the file: %v", err)
 		}
+	}
+}
+
+// OnLoad hears of every load: the first, and failures that keep the previous keys.
+func TestOnLoadReportsLoads(t *testing.T) {
+	k := newEdKey(t, "ed")
+	dir := t.TempDir()
+	cfg := DefaultConfig()
+	cfg.JWKSFile = writeJWKS(t, dir, jwksJSON(t, k.jwk(t, true)))
+	var mu sync.Mutex
+	var loads []string
+	cfg.OnLoad = func(source string, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !strings.Contains(source, cfg.JWKSFile) {
+			t.Errorf("source %q does not name the file", source)
+		}
+		if err != nil {
+			loads = append(loads, "error")
+		} else {
+			loads = append(loads, "ok")
+		}
+	}
+	v := newTestVerifier(t, cfg, newFakeClock())
+	must(t, os.WriteFile(cfg.JWKSFile, []byte("not json"), 0o600))
+	_ = v.keys.load(context.Background())
+	mu.Lock()
+	defer mu.Unlock()
+	if got := strings.Join(loads, ","); got != "ok,error" {
+		t.Errorf("loads reported: %s, want ok,error", got)
 	}
 }

@@ -21,6 +21,7 @@ type keyStore struct {
 	now        func() time.Time
 	log        *slog.Logger
 	onChange   func() // called after a new generation is published
+	onLoad     func(source string, err error)
 
 	cur atomic.Pointer[keySet]
 
@@ -48,6 +49,7 @@ func newKeyStore(ctx context.Context, s settings, src keySource, onChange func()
 		now:        s.now,
 		log:        s.log,
 		onChange:   onChange,
+		onLoad:     s.onLoad,
 	}
 	ks.mu.Lock()
 	ks.lastLoad = ks.now()
@@ -123,9 +125,12 @@ func (s *keyStore) loadAsync(done chan struct{}) {
 
 // load reads the source once and publishes a new generation when the usable keys differ
 // from the current ones. On any error the current set stays.
-func (s *keyStore) load(ctx context.Context) error {
+func (s *keyStore) load(ctx context.Context) (err error) {
 	s.loadMu.Lock()
 	defer s.loadMu.Unlock()
+	if s.onLoad != nil {
+		defer func() { s.onLoad(s.desc, err) }()
+	}
 	set, unchanged, err := s.src.load(ctx)
 	if err != nil {
 		return fmt.Errorf("loading %s: %w", s.desc, err)

@@ -70,11 +70,18 @@ func (v *Verifier) Close() error {
 // ctx.Err() means ctx ended while waiting for a key refetch. ctx is only used for that
 // wait.
 func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
+	claims, _, err := v.VerifyCached(ctx, token)
+	return claims, err
+}
+
+// VerifyCached is Verify that also reports whether the claims came from the cache of
+// verified tokens.
+func (v *Verifier) VerifyCached(ctx context.Context, token string) (claims Claims, cached bool, err error) {
 	if v.closed.Load() {
-		return nil, fmt.Errorf("jwtverify: %w: verifier is closed", ErrKeysUnavailable)
+		return nil, false, fmt.Errorf("jwtverify: %w: verifier is closed", ErrKeysUnavailable)
 	}
 	if len(token) > MaxTokenSize {
-		return nil, invalid(ReasonTooLarge, "%d bytes, more than %d", len(token), MaxTokenSize)
+		return nil, false, invalid(ReasonTooLarge, "%d bytes, more than %d", len(token), MaxTokenSize)
 	}
 	now := v.cfg.now()
 	nowNS := now.UnixNano()
@@ -82,17 +89,17 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	if v.cache != nil {
 		digest = tokenDigest(token)
 		if claims, ok := v.cache.get(&digest, nowNS, v.keys.current().gen); ok {
-			return claims, nil
+			return claims, true, nil
 		}
 	}
 	claims, until, gen, err := v.verify(ctx, token, now)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if v.cache != nil && until > nowNS {
 		v.cache.put(&digest, cacheEntry{claims: claims, until: until, gen: gen}, nowNS)
 	}
-	return claims, nil
+	return claims, false, nil
 }
 
 // verify does the full check of a token that is not cached. It returns the claims, the
