@@ -51,7 +51,8 @@ Checks of the Envoy ext_authz HTTP filter (and, where they apply, the network fi
   warning  filter_enabled below 100% or filter_enabled_metadata, unless deny_at_disable
            is true (requests skip the check); a note for a filter_enabled runtime key
   warning  upgrade_configs with their own filter chain without ext_authz
-  error    Envoy's own validation of the filter's settings fails
+  error    Envoy's own validation of the filter's settings fails (the protoc-gen-validate
+           rules of Envoy's protos; envoy --mode validate checks everything else)
 Checks of routes (inline route_config; with RDS a note says routes are not checked):
   warning  ExtAuthzPerRoute disabled: true on a virtual host, or on a route that is not
            an exact health-check path (` + strings.Join(extauthz.LintHealthPaths(), ", ") + `);

@@ -4,24 +4,8 @@ import (
 	"sort"
 	"strings"
 
-	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
-	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
-	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
-	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
-	jwtauthnv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
-	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
-	netextauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/ext_authz/v3"
-	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/known/anypb"
 	"gopkg.in/yaml.v3"
-)
-
-// Type URLs of the filters the checks look for.
-var (
-	extAuthzURL    = "type.googleapis.com/" + string((&extauthzv3.ExtAuthz{}).ProtoReflect().Descriptor().FullName())
-	netExtAuthzURL = "type.googleapis.com/" + string((&netextauthzv3.ExtAuthz{}).ProtoReflect().Descriptor().FullName())
 )
 
 // envoyLinter checks one bootstrap.
@@ -29,7 +13,7 @@ type envoyLinter struct {
 	reporter
 	gh *Gatehouse
 	// clusters are the static clusters by name, with their paths.
-	clusters     map[string]*clusterv3.Cluster
+	clusters     map[string]protoreflect.Message
 	clusterPaths map[string]path
 	// cds is true when clusters also come from CDS.
 	cds bool
@@ -37,13 +21,13 @@ type envoyLinter struct {
 
 // lintBootstrap decodes an Envoy bootstrap and checks its ext_authz settings.
 func lintBootstrap(name string, n *yaml.Node, root path, gh *Gatehouse) ([]Finding, error) {
-	var b bootstrapv3.Bootstrap
-	d, err := decodeMessage(name, n, &b, root)
+	b := envoy().message(bootstrapMsg)
+	d, err := decodeMessage(name, n, b, root)
 	if err != nil {
 		return nil, err
 	}
 	l := &envoyLinter{reporter: reporter{lines: d.lines}, gh: gh,
-		clusters: map[string]*clusterv3.Cluster{}, clusterPaths: map[string]path{}}
+		clusters: map[string]protoreflect.Message{}, clusterPaths: map[string]path{}}
 	if root.key != "" {
 		l.lines[root.key] = n.Line
 	}
@@ -54,13 +38,13 @@ func lintBootstrap(name string, n *yaml.Node, root path, gh *Gatehouse) ([]Findi
 		}
 		l.add(sev, u.path, "type %s is unknown to gatehouse lint-envoy: its settings are not checked (if it is an HTTP or network filter, make sure it cannot answer or re-route requests before ext_authz runs)", u.typeURL)
 	}
-	l.bootstrap(&b, root)
+	l.bootstrap(b, root)
 	return l.findings, nil
 }
 
 // looksLikeBootstrap reports whether one of the mapping's keys is a Bootstrap field.
 func looksLikeBootstrap(n *yaml.Node) bool {
-	fields := (&bootstrapv3.Bootstrap{}).ProtoReflect().Descriptor().Fields()
+	fields := envoy().message(bootstrapMsg).Descriptor().Fields()
 	for _, kv := range pairs(n) {
 		if fields.ByJSONName(kv[0].Value) != nil || fields.ByName(protoreflect.Name(kv[0].Value)) != nil {
 			return true
@@ -71,58 +55,61 @@ func looksLikeBootstrap(n *yaml.Node) bool {
 
 // isFilterPath reports whether a path key is a network or HTTP filter's typed_config.
 func isFilterPath(key string) bool {
-	list := parentKey(parentKey(key))
+	parent := parentKey(parentKey(key))
 	return strings.HasSuffix(key, ".typed_config") &&
-		(strings.HasSuffix(list, ".filters") || strings.HasSuffix(list, ".http_filters"))
+		(strings.HasSuffix(parent, ".filters") || strings.HasSuffix(parent, ".http_filters"))
 }
 
-func (l *envoyLinter) bootstrap(b *bootstrapv3.Bootstrap, root path) {
-	sr := b.GetStaticResources()
+func (l *envoyLinter) bootstrap(b protoreflect.Message, root path) {
+	sr := sub(b, "static_resources")
 	srp := root.field("static_resources")
-	for i, c := range sr.GetClusters() {
-		if _, dup := l.clusters[c.GetName()]; !dup {
-			l.clusters[c.GetName()] = c
-			l.clusterPaths[c.GetName()] = srp.field("clusters").index(i).named(c.GetName())
+	for i, c := range list(sr, "clusters") {
+		name := str(c, "name")
+		if _, dup := l.clusters[name]; !dup {
+			l.clusters[name] = c
+			l.clusterPaths[name] = srp.field("clusters").index(i).named(name)
 		}
 	}
-	dr := b.GetDynamicResources()
-	l.cds = dr.GetCdsConfig() != nil || dr.GetCdsResourcesLocator() != ""
-	if dr.GetLdsConfig() != nil || dr.GetLdsResourcesLocator() != "" {
+	dr := sub(b, "dynamic_resources")
+	l.cds = has(dr, "cds_config") || str(dr, "cds_resources_locator") != ""
+	lds := has(dr, "lds_config") || str(dr, "lds_resources_locator") != ""
+	if lds {
 		l.add(Note, root.field("dynamic_resources").field("lds_config"),
 			"listeners also come from LDS: only the static listeners in this file are checked")
 	}
-	if len(sr.GetListeners()) == 0 && dr.GetLdsConfig() == nil && dr.GetLdsResourcesLocator() == "" {
+	listeners := list(sr, "listeners")
+	if len(listeners) == 0 && !lds {
 		l.add(Note, srp.field("listeners"), "no listeners: nothing to check")
 	}
-	for i, lis := range sr.GetListeners() {
-		l.listener(lis, srp.field("listeners").index(i).named(lis.GetName()))
+	for i, lis := range listeners {
+		l.listener(lis, srp.field("listeners").index(i).named(str(lis, "name")))
 	}
 }
 
-func (l *envoyLinter) listener(lis *listenerv3.Listener, p path) {
-	for i, fc := range lis.GetFilterChains() {
-		l.filterChain(fc, p.field("filter_chains").index(i).named(fc.GetName()), lis.GetName())
+func (l *envoyLinter) listener(lis protoreflect.Message, p path) {
+	for i, fc := range list(lis, "filter_chains") {
+		l.filterChain(fc, p.field("filter_chains").index(i).named(str(fc, "name")), str(lis, "name"))
 	}
-	if fc := lis.GetDefaultFilterChain(); fc != nil {
-		l.filterChain(fc, p.field("default_filter_chain"), lis.GetName())
+	if has(lis, "default_filter_chain") {
+		l.filterChain(sub(lis, "default_filter_chain"), p.field("default_filter_chain"), str(lis, "name"))
 	}
 }
 
-func (l *envoyLinter) filterChain(fc *listenerv3.FilterChain, p path, listener string) {
-	for i, f := range fc.GetFilters() {
-		fp := p.field("filters").index(i).named(f.GetName())
-		if cd := f.GetConfigDiscovery(); cd != nil {
-			for _, u := range cd.GetTypeUrls() {
+func (l *envoyLinter) filterChain(fc protoreflect.Message, p path, listener string) {
+	for i, f := range list(fc, "filters") {
+		fp := p.field("filters").index(i).named(str(f, "name"))
+		if has(f, "config_discovery") {
+			for _, u := range strs(sub(f, "config_discovery"), "type_urls") {
 				if u == netExtAuthzURL {
 					l.add(Note, fp.field("config_discovery"), "the network ext_authz filter's settings come from ECDS: they are not checked")
 				}
 			}
 			continue
 		}
-		switch m := unpack(f.GetTypedConfig()).(type) {
-		case *hcmv3.HttpConnectionManager:
+		switch m := unpack(sub(f, "typed_config")); {
+		case is(m, hcmMsg):
 			l.hcm(m, fp.field("typed_config"), listener)
-		case *netextauthzv3.ExtAuthz:
+		case is(m, netExtAuthzMsg):
 			l.networkExtAuthz(m, fp.field("typed_config"))
 		}
 	}
@@ -131,19 +118,19 @@ func (l *envoyLinter) filterChain(fc *listenerv3.FilterChain, p path, listener s
 // authzFilter is an ext_authz HTTP filter of a connection manager.
 type authzFilter struct {
 	name string
-	cfg  *extauthzv3.ExtAuthz
+	cfg  protoreflect.Message // an ExtAuthz
 	path path
 }
 
-func (l *envoyLinter) hcm(h *hcmv3.HttpConnectionManager, p path, listener string) {
+func (l *envoyLinter) hcm(h protoreflect.Message, p path, listener string) {
 	fsp := p.field("http_filters")
 	router, jwtAuthn := -1, -1
 	var authz []authzFilter
 	ecds := false
-	for i, f := range h.GetHttpFilters() {
-		fp := fsp.index(i).named(f.GetName())
-		if cd := f.GetConfigDiscovery(); cd != nil {
-			for _, u := range cd.GetTypeUrls() {
+	for i, f := range list(h, "http_filters") {
+		fp := fsp.index(i).named(str(f, "name"))
+		if has(f, "config_discovery") {
+			for _, u := range strs(sub(f, "config_discovery"), "type_urls") {
 				if u == extAuthzURL {
 					ecds = true
 					l.add(Note, fp.field("config_discovery"), "this ext_authz filter's settings come from ECDS: they are not checked")
@@ -151,21 +138,21 @@ func (l *envoyLinter) hcm(h *hcmv3.HttpConnectionManager, p path, listener strin
 			}
 			continue
 		}
-		switch m := unpack(f.GetTypedConfig()).(type) {
-		case *routerv3.Router:
+		switch m := unpack(sub(f, "typed_config")); {
+		case is(m, routerMsg):
 			if router < 0 {
 				router = i
 			}
-		case *jwtauthnv3.JwtAuthentication:
+		case is(m, jwtAuthnMsg):
 			if jwtAuthn < 0 {
 				jwtAuthn = i
 			}
-		case *extauthzv3.ExtAuthz:
-			authz = append(authz, authzFilter{name: f.GetName(), cfg: m, path: fp})
+		case is(m, extAuthzMsg):
+			authz = append(authz, authzFilter{name: str(f, "name"), cfg: m, path: fp})
 			if router >= 0 {
 				l.add(Error, fp, "ext_authz comes after the router (http_filters[%d]), which ends the filter chain: Envoy refuses a router that is not last, and ext_authz could never run there; move it before the router", router)
 			}
-			if f.GetDisabled() {
+			if flag(f, "disabled") {
 				l.add(Warning, fp.field("disabled"), "disabled: true turns ext_authz off except on routes that enable it in typed_per_filter_config: every other route is unchecked")
 			}
 			l.httpExtAuthz(m, fp.field("typed_config"), i, jwtAuthn)
@@ -174,43 +161,30 @@ func (l *envoyLinter) hcm(h *hcmv3.HttpConnectionManager, p path, listener strin
 	if len(authz) == 0 && !ecds {
 		l.add(Warning, fsp, "this listener is not protected: its HTTP connection manager (listener %q) has no ext_authz filter, so gatehouse is never asked", listener)
 	}
-	for i, u := range h.GetUpgradeConfigs() {
-		if len(u.GetFilters()) == 0 || len(authz) == 0 {
+	for i, u := range list(h, "upgrade_configs") {
+		filters := list(u, "filters")
+		if len(filters) == 0 || len(authz) == 0 {
 			continue
 		}
-		has := false
-		for _, f := range u.GetFilters() {
-			_, ok := unpack(f.GetTypedConfig()).(*extauthzv3.ExtAuthz)
-			has = has || ok
+		found := false
+		for _, f := range filters {
+			found = found || is(unpack(sub(f, "typed_config")), extAuthzMsg)
 		}
-		if !has {
+		if !found {
 			l.add(Warning, p.field("upgrade_configs").index(i).field("filters"),
-				"%s upgrades use their own filter chain, which has no ext_authz filter: those requests are not checked", u.GetUpgradeType())
+				"%s upgrades use their own filter chain, which has no ext_authz filter: those requests are not checked", str(u, "upgrade_type"))
 		}
 	}
-	switch rs := h.GetRouteSpecifier().(type) {
-	case *hcmv3.HttpConnectionManager_RouteConfig:
+	switch which(h, "route_specifier") {
+	case "route_config":
 		if len(authz) > 0 {
-			l.routeConfig(rs.RouteConfig, p.field("route_config"), authz)
+			l.routeConfig(sub(h, "route_config"), p.field("route_config"), authz)
 		}
-	case *hcmv3.HttpConnectionManager_Rds:
-		l.add(Note, p.field("rds"), "routes come from RDS (route_config_name %q): per-route ext_authz settings (disabled routes, context extensions) are not checked", rs.Rds.GetRouteConfigName())
-	case *hcmv3.HttpConnectionManager_ScopedRoutes:
+	case "rds":
+		l.add(Note, p.field("rds"), "routes come from RDS (route_config_name %q): per-route ext_authz settings (disabled routes, context extensions) are not checked", str(sub(h, "rds"), "route_config_name"))
+	case "scoped_routes":
 		l.add(Note, p.field("scoped_routes"), "routes come from scoped RDS: per-route ext_authz settings are not checked")
 	}
-}
-
-// unpack returns the message in a typed_config, or nil when it is absent or its type is
-// not linked (reported when decoding).
-func unpack(a *anypb.Any) proto.Message {
-	if a == nil {
-		return nil
-	}
-	m, err := a.UnmarshalNew()
-	if err != nil {
-		return nil
-	}
-	return m
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -11,9 +11,7 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/reflect/protoregistry"
 	"gopkg.in/yaml.v3"
 )
 
@@ -25,7 +23,7 @@ import (
 // could not place. Envoy reads YAML the same way (YAML to JSON, then the proto's JSON
 // mapping), so what passes here is what Envoy would parse.
 
-// unknownType is an Any whose type is not linked into gatehouse.
+// unknownType is an Any whose type is not among the descriptors lint-envoy has.
 type unknownType struct {
 	path    path
 	typeURL string
@@ -47,10 +45,10 @@ type lineError struct {
 // maxNodes bounds the nodes visited, aliases expanded (a "billion laughs" document).
 const maxNodes = 1_000_000
 
-// decodeMessage reads n into m.
-func decodeMessage(name string, n *yaml.Node, m proto.Message, root path) (*decoder, error) {
+// decodeMessage reads n into m, a message of one of the envoy() types.
+func decodeMessage(name string, n *yaml.Node, m protoreflect.Message, root path) (*decoder, error) {
 	d := &decoder{lines: map[string]int{}, budget: maxNodes}
-	v := d.message(n, m.ProtoReflect().Descriptor(), root)
+	v := d.message(n, m.Descriptor(), root)
 	if len(d.errs) > 0 {
 		sort.SliceStable(d.errs, func(i, j int) bool { return d.errs[i].line < d.errs[j].line })
 		msgs := make([]string, 0, len(d.errs))
@@ -63,11 +61,11 @@ func decodeMessage(name string, n *yaml.Node, m proto.Message, root path) (*deco
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", name, err)
 	}
-	res := &resolver{unknown: map[string]bool{}}
+	res := &resolver{envoyTypes: envoy(), unknown: map[string]bool{}}
 	for _, u := range d.unknown {
 		res.unknown[u.typeURL] = true
 	}
-	if err := (protojson.UnmarshalOptions{Resolver: res}).Unmarshal(data, m); err != nil {
+	if err := (protojson.UnmarshalOptions{Resolver: res}).Unmarshal(data, m.Interface()); err != nil {
 		return nil, fmt.Errorf("%s: %v", name, err)
 	}
 	return d, nil
@@ -314,7 +312,7 @@ func (d *decoder) integer(n *yaml.Node, p path) any {
 }
 
 // anyValue converts a typed_config: "@type" names the message, the other keys are its
-// fields (or "value" for well-known types). A type that is not linked is recorded and
+// fields (or "value" for well-known types). A type that is not known is recorded and
 // kept with no fields.
 func (d *decoder) anyValue(n *yaml.Node, p path) any {
 	if n.Kind != yaml.MappingNode {
@@ -330,7 +328,7 @@ func (d *decoder) anyValue(n *yaml.Node, p path) any {
 		return map[string]any{}
 	}
 	url := typeNode.Value
-	mt, err := protoregistry.GlobalTypes.FindMessageByURL(url)
+	mt, err := envoy().types.FindMessageByURL(url)
 	if err != nil {
 		if !strings.Contains(url, "/") {
 			d.fail(typeNode, p, "invalid @type %q: want type.googleapis.com/<message name>", url)

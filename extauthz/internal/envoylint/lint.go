@@ -89,6 +89,9 @@ type HeaderRef struct {
 // read, each as "name:line: message". Kubernetes objects of other kinds are skipped; a
 // file with nothing else gets a note.
 func Lint(name string, data []byte, gh *Gatehouse) ([]Finding, error) {
+	if _, err := loadTypes(); err != nil {
+		return nil, err
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var findings []Finding
 	var skipped []string

@@ -1,19 +1,34 @@
-package envoylint
+// Package envoydesc collects the protobuf file descriptors of the Envoy types that
+// gatehouse lint-envoy reads: the bootstrap with everything it refers to, and the
+// extension types a typed_config may name. It links go-control-plane's generated code
+// for all of them, which is why only the generator (../../gen) and tests import it:
+// gatehouse itself embeds the result (envoylint's descriptors.binpb.gz) and builds
+// dynamic messages from it, so that `gatehouse serve` does not carry and register a few
+// hundred proto packages it never uses.
+//
+// The list of extensions covers the HTTP connection manager, ext_authz and router, the
+// filters, access loggers, transport sockets, load-balancing policies and other
+// extensions that hand-written and generated Envoy configurations commonly use. A type
+// outside it is reported by lint-envoy as unknown, and its settings are not checked.
+package envoydesc
 
-// The extension types a bootstrap's typed_config fields may name. protojson needs each
-// type linked to read its fields; a type outside this list is reported and its settings
-// are skipped (see decode.go). The list covers the HTTP connection manager, ext_authz and
-// router, the filters, access loggers, transport sockets, load-balancing policies and
-// other extensions that hand-written and generated Envoy configurations commonly use.
 import (
+	"bytes"
+	"compress/gzip"
+	"slices"
+	"strings"
+
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
-	"google.golang.org/protobuf/types/dynamicpb"
 
+	_ "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/config/metrics/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/config/trace/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/file/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/filters/cel/v3"
@@ -150,43 +165,70 @@ import (
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/tcp/generic/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/tcp/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 )
 
-// resolver finds linked types, and an empty placeholder for the unknown ones so that
-// protojson keeps their type URL.
-type resolver struct {
-	unknown map[string]bool
-}
+// rootPrefixes select the registered files that go into the set, with their imports:
+// Envoy's own, and the xds, udpa, validate and well-known types a typed_config may also
+// name. Selecting by path rather than taking every registered file keeps the set the
+// same in the generator and in test binaries, which link other protos besides.
+var rootPrefixes = []string{"envoy/", "xds/", "udpa/", "validate/", "google/protobuf/"}
 
-func (r *resolver) FindMessageByURL(url string) (protoreflect.MessageType, error) {
-	if r.unknown[url] {
-		return placeholder, nil
+// Set returns the files, each after the files it imports, in a deterministic order
+// (imports first, otherwise by path).
+func Set() *descriptorpb.FileDescriptorSet {
+	var roots []protoreflect.FileDescriptor
+	protoregistry.GlobalFiles.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+		for _, p := range rootPrefixes {
+			if strings.HasPrefix(fd.Path(), p) {
+				roots = append(roots, fd)
+				break
+			}
+		}
+		return true
+	})
+	slices.SortFunc(roots, func(a, b protoreflect.FileDescriptor) int { return strings.Compare(a.Path(), b.Path()) })
+	set := &descriptorpb.FileDescriptorSet{}
+	seen := map[string]bool{}
+	var add func(fd protoreflect.FileDescriptor)
+	add = func(fd protoreflect.FileDescriptor) {
+		if seen[fd.Path()] {
+			return
+		}
+		seen[fd.Path()] = true
+		imports := fd.Imports()
+		for i := 0; i < imports.Len(); i++ {
+			add(imports.Get(i).FileDescriptor)
+		}
+		set.File = append(set.File, protodesc.ToFileDescriptorProto(fd))
 	}
-	return protoregistry.GlobalTypes.FindMessageByURL(url)
+	for _, fd := range roots {
+		add(fd)
+	}
+	return set
 }
 
-func (r *resolver) FindMessageByName(name protoreflect.FullName) (protoreflect.MessageType, error) {
-	return protoregistry.GlobalTypes.FindMessageByName(name)
+// Marshal marshals a set deterministically.
+func Marshal(set *descriptorpb.FileDescriptorSet) ([]byte, error) {
+	return proto.MarshalOptions{Deterministic: true}.Marshal(set)
 }
 
-func (r *resolver) FindExtensionByName(name protoreflect.FullName) (protoreflect.ExtensionType, error) {
-	return protoregistry.GlobalTypes.FindExtensionByName(name)
-}
-
-func (r *resolver) FindExtensionByNumber(m protoreflect.FullName, n protoreflect.FieldNumber) (protoreflect.ExtensionType, error) {
-	return protoregistry.GlobalTypes.FindExtensionByNumber(m, n)
-}
-
-// placeholder is an empty message type standing in for unknown typed_config types.
-var placeholder = func() protoreflect.MessageType {
-	fd, err := protodesc.NewFile(&descriptorpb.FileDescriptorProto{
-		Name:        proto.String("gatehouse/envoylint/placeholder.proto"),
-		Package:     proto.String("gatehouse.envoylint"),
-		Syntax:      proto.String("proto3"),
-		MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("Unknown")}},
-	}, nil)
+// Encode marshals a set deterministically and compresses it.
+func Encode(set *descriptorpb.FileDescriptorSet) ([]byte, error) {
+	data, err := Marshal(set)
 	if err != nil {
-		panic(err)
+		return nil, err
 	}
-	return dynamicpb.NewMessageType(fd.Messages().Get(0))
-}()
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(data); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
