@@ -42,6 +42,7 @@ func compileRepository(repo *Repository, cfg Config, ps *problems) *Set {
 		env:   e,
 		set: &Set{
 			cfg:               cfg,
+			hash:              repo.Hash,
 			globals:           newGlobals(cfg.Globals),
 			resources:         map[policyID]*resourcePolicy{},
 			principals:        map[policyID]*principalPolicy{},

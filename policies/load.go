@@ -1,6 +1,10 @@
 package policies
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"hash"
 	"io/fs"
 	"path"
 	"strings"
@@ -17,6 +21,9 @@ type Repository struct {
 	Policies []*Policy
 	// Schemas is the _schemas directory, or nil if the repository has none.
 	Schemas fs.FS
+	// Hash is the first 16 bytes, in hex, of a SHA-256 over every policy and schema file
+	// read (path and content, in walk order); "" when the repository was not read from files.
+	Hash string
 }
 
 // isPolicyFile reports whether a file name is a policy file (not a test suite).
@@ -39,6 +46,7 @@ func ReadRepository(fsys fs.FS) (*Repository, error) {
 
 func readRepository(fsys fs.FS, ps *problems) *Repository {
 	repo := &Repository{}
+	h := sha256.New()
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			ps.add(ErrParse, p, Position{}, "cannot read: %v", err)
@@ -89,6 +97,7 @@ func readRepository(fsys fs.FS, ps *problems) *Repository {
 			ps.add(ErrParse, p, Position{}, "cannot read: %v", err)
 			return nil
 		}
+		hashFile(h, p, data)
 		if pol := parsePolicy(p, data, ps); pol != nil {
 			repo.Policies = append(repo.Policies, pol)
 		}
@@ -97,5 +106,30 @@ func readRepository(fsys fs.FS, ps *problems) *Repository {
 	if err != nil {
 		ps.add(ErrParse, ".", Position{}, "cannot walk policy directory: %v", err)
 	}
+	if repo.Schemas != nil {
+		// Schemas are read when policies name them; the hash covers every one of them.
+		_ = fs.WalkDir(repo.Schemas, ".", func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return nil
+			}
+			if data, err := fs.ReadFile(repo.Schemas, p); err == nil {
+				hashFile(h, SchemasDir+"/"+p, data)
+			}
+			return nil
+		})
+	}
+	repo.Hash = hex.EncodeToString(h.Sum(nil)[:16])
 	return repo
+}
+
+// hashFile adds one file to a repository hash: the path and the content, each preceded by
+// its length so that no two repositories hash the same bytes.
+func hashFile(h hash.Hash, name string, data []byte) {
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(name)))
+	h.Write(n[:])
+	h.Write([]byte(name))
+	binary.BigEndian.PutUint64(n[:], uint64(len(data)))
+	h.Write(n[:])
+	h.Write(data)
 }

@@ -73,3 +73,43 @@ principalPolicy:
 		}
 	}
 }
+
+// TestSetHash: the hash names the repository's content, schemas included.
+func TestSetHash(t *testing.T) {
+	policy := []byte(`apiVersion: api.cerbos.dev/v1
+resourcePolicy:
+  resource: doc
+  version: default
+  rules:
+    - actions: ["read"]
+      effect: EFFECT_ALLOW
+      roles: ["user"]
+`)
+	hash := func(fsys fstest.MapFS) string {
+		set, err := Load(fsys, Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return set.Hash()
+	}
+	base := hash(fstest.MapFS{"doc.yaml": {Data: policy}})
+	if len(base) != 32 {
+		t.Fatalf("hash %q, want 32 hex digits", base)
+	}
+	for name, fsys := range map[string]fstest.MapFS{
+		"renamed":        {"docs.yaml": {Data: policy}},
+		"edited":         {"doc.yaml": {Data: append(append([]byte(nil), policy...), "# note\n"...)}},
+		"schema added":   {"doc.yaml": {Data: policy}, "_schemas/doc.json": {Data: []byte(`{}`)}},
+		"suite added":    {"doc.yaml": {Data: policy}, "doc_test.yaml": {Data: []byte("name: x\n")}},
+		"testdata added": {"doc.yaml": {Data: policy}, "testdata/principals.yaml": {Data: []byte("principals: {}\n")}},
+	} {
+		got := hash(fsys)
+		same := name == "suite added" || name == "testdata added" // not part of the policy set
+		if (got == base) != same {
+			t.Errorf("%s: hash %s, base %s; want them %s", name, got, base, map[bool]string{true: "equal", false: "different"}[same])
+		}
+	}
+	if again := hash(fstest.MapFS{"doc.yaml": {Data: policy}}); again != base {
+		t.Errorf("the same repository hashes to %s and %s", base, again)
+	}
+}

@@ -107,6 +107,7 @@ type Set struct {
 	resourceChains  map[string][]string
 	principalChains map[string][]string
 	policyCount     int
+	hash            string
 }
 
 // LoadDir reads and compiles the policy repository in dir.
@@ -145,6 +146,10 @@ func Compile(repo *Repository, cfg Config) (*Set, error) {
 
 // PolicyCount is the number of enabled resource, principal and role policies in the set.
 func (s *Set) PolicyCount() int { return s.policyCount }
+
+// Hash identifies the repository the set was compiled from: a hex digest of every policy
+// and schema file's path and content ("" for a Repository not read from files).
+func (s *Set) Hash() string { return s.hash }
 
 // Config returns the settings the set was compiled with.
 func (s *Set) Config() Config { return s.cfg }
