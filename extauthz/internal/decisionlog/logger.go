@@ -1,0 +1,278 @@
+package decisionlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"sync/atomic"
+)
+
+// Defaults of Options.
+const (
+	DefaultOutput       = "stdout"
+	DefaultMaxSizeBytes = 100 << 20
+	DefaultMaxFiles     = 5
+	DefaultQueueSize    = 4096
+	// MaxFiles and MaxQueueSize bound the options of the same names.
+	MaxFiles     = 1000
+	MaxQueueSize = 1 << 20
+)
+
+// Options configure a Logger. The zero value logs every decision to stdout.
+type Options struct {
+	// Output is "stdout", "stderr" or a file path (default "stdout"). The file is opened
+	// for appending and created with mode 0640 when missing; its directory must exist.
+	Output string
+	// MaxSizeBytes rotates a regular file when the next line would take it past this size
+	// (default 100 MiB). A line longer than this on its own is still written, alone.
+	MaxSizeBytes int64
+	// MaxFiles is how many rotated files are kept: path.1 (newest) … path.MaxFiles
+	// (default 5, at most 1000).
+	MaxFiles int
+	// SampleRate is the fraction of allows logged, between 0 and 1 (nil: 1, every allow).
+	// Denials are always logged, whatever the rate: auditors need every refusal.
+	SampleRate *float64
+	// Redact lists further attribute names whose values are replaced by "[REDACTED]",
+	// besides BuiltinRedact. Names are compared ignoring ASCII case and the separators
+	// "-", "_" and ".", and an attribute whose name ends with a listed one is redacted
+	// too ("ssn" also redacts user_ssn), at any depth of the attribute maps and lists.
+	// The whole value goes, whatever its type.
+	Redact []string
+	// QueueSize is how many lines may wait between the checks and the writer (default
+	// 4096, at most 1048576; waiting lines also never take more than 32 MiB). Lines beyond
+	// it are dropped and counted.
+	QueueSize int
+	// ErrorLog, if set, is told about write, rotation and close failures (from the writer
+	// goroutine). Each kind of failure is reported once until that operation succeeds
+	// again.
+	ErrorLog func(error)
+	// Stdout replaces os.Stdout as the "stdout" output (for tests).
+	Stdout io.Writer
+}
+
+// Logger writes decision records as JSON lines. See the package documentation.
+type Logger struct {
+	enc       *encoder
+	rate      float64
+	queueSize int
+
+	closed atomic.Bool // set under mu; read without it as a shortcut
+
+	// mu guards the lines waiting for the writer: checks append to pending, the writer
+	// swaps it for an empty buffer and writes it without holding mu.
+	mu           sync.Mutex
+	pending      []byte
+	pendingLines int
+	wake         chan struct{} // a token when pending got its first line, or on Close
+
+	abandon  atomic.Bool // Close gave up waiting: the writer stops after its current write
+	done     chan struct{}
+	closeErr error // set by the writer before done is closed
+
+	dropped atomic.Uint64
+	written atomic.Uint64
+}
+
+// maxPendingBytes bounds the memory of waiting lines whatever their size;
+// initialBuffer is the starting capacity of the two buffers that take turns holding them.
+const (
+	maxPendingBytes = 32 << 20
+	initialBuffer   = 64 << 10
+)
+
+// New validates the options, opens the output and starts the writer goroutine. Every
+// problem is reported, each naming its configuration key (decisionLog.…).
+func New(opts Options) (*Logger, error) {
+	var errs []error
+	if opts.Output == "" {
+		opts.Output = DefaultOutput
+	}
+	if opts.MaxSizeBytes == 0 {
+		opts.MaxSizeBytes = DefaultMaxSizeBytes
+	} else if opts.MaxSizeBytes < 0 {
+		errs = append(errs, errors.New("decisionLog.maxSizeBytes: must be positive"))
+	}
+	if opts.MaxFiles == 0 {
+		opts.MaxFiles = DefaultMaxFiles
+	} else if opts.MaxFiles < 0 || opts.MaxFiles > MaxFiles {
+		errs = append(errs, fmt.Errorf("decisionLog.maxFiles: must be between 1 and %d", MaxFiles))
+	}
+	rate := 1.0
+	if opts.SampleRate != nil {
+		rate = *opts.SampleRate
+		if !(rate >= 0 && rate <= 1) { // also rejects NaN
+			errs = append(errs, errors.New("decisionLog.sampleRate: must be between 0 and 1"))
+		}
+	}
+	for i, name := range opts.Redact {
+		if name == "" {
+			errs = append(errs, fmt.Errorf("decisionLog.redact[%d]: must not be empty", i))
+		}
+	}
+	if opts.QueueSize == 0 {
+		opts.QueueSize = DefaultQueueSize
+	} else if opts.QueueSize < 0 || opts.QueueSize > MaxQueueSize {
+		errs = append(errs, fmt.Errorf("decisionLog.queueSize: must be between 1 and %d", MaxQueueSize))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	w := &writer{maxSize: opts.MaxSizeBytes, maxFiles: opts.MaxFiles, errorLog: opts.ErrorLog,
+		spare: make([]byte, 0, initialBuffer)}
+	switch opts.Output {
+	case "stdout":
+		w.w = os.Stdout
+		if opts.Stdout != nil {
+			w.w = opts.Stdout
+		}
+	case "stderr":
+		w.w = os.Stderr
+	default:
+		if err := w.open(opts.Output); err != nil {
+			return nil, fmt.Errorf("decisionLog.output: %w", err)
+		}
+	}
+	l := &Logger{
+		enc:       newEncoder(opts.Redact),
+		rate:      rate,
+		queueSize: opts.QueueSize,
+		pending:   make([]byte, 0, initialBuffer),
+		wake:      make(chan struct{}, 1),
+		done:      make(chan struct{}),
+	}
+	w.l = l
+	go w.run()
+	return l, nil
+}
+
+// Log records one decision. It never blocks on the output: the line is encoded here and
+// appended to the lines waiting for the writer, or dropped (and counted) when
+// Options.QueueSize lines are already waiting or the Logger is closed. It keeps no
+// reference to r or to anything r refers to.
+func (l *Logger) Log(r *Record) {
+	if l == nil || r == nil {
+		return
+	}
+	if l.closed.Load() {
+		l.dropped.Add(1)
+		return
+	}
+	if r.Decision == Allow && l.rate < 1 && (l.rate == 0 || rand.Float64() >= l.rate) {
+		return
+	}
+	ln := l.encode(r)
+	if ln == nil {
+		l.dropped.Add(1)
+		return
+	}
+	l.mu.Lock()
+	if l.closed.Load() || l.pendingLines >= l.queueSize || len(l.pending)+len(ln.b) > maxPendingBytes {
+		l.mu.Unlock()
+		l.dropped.Add(1)
+		putLine(ln)
+		return
+	}
+	l.pending = append(l.pending, ln.b...)
+	l.pendingLines++
+	first := l.pendingLines == 1
+	l.mu.Unlock()
+	putLine(ln)
+	if first {
+		l.signal()
+	}
+}
+
+// signal wakes the writer; a token already waiting will do.
+func (l *Logger) signal() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// encode returns the line of r, or nil if encoding panicked (a value whose String method
+// panics, say): the decision log must never take a check down.
+func (l *Logger) encode(r *Record) (ln *line) {
+	defer func() {
+		if recover() != nil {
+			ln = nil
+		}
+	}()
+	ln = linePool.Get().(*line)
+	l.enc.appendRecord(ln, r)
+	return ln
+}
+
+// take hands the waiting lines to the writer in exchange for an empty buffer.
+func (l *Logger) take(empty []byte) (lines []byte, n int, closed bool) {
+	l.mu.Lock()
+	lines, n = l.pending, l.pendingLines
+	l.pending, l.pendingLines = empty[:0], 0
+	closed = l.closed.Load()
+	l.mu.Unlock()
+	return lines, n, closed
+}
+
+// Close stops accepting records, waits until the waiting lines are written (or ctx is
+// done) and closes the output file. When ctx ends first, Close returns an error wrapping
+// ctx.Err(); the writer then stops after the write in progress, counting the lines left
+// as dropped. Log after Close only counts the record as dropped. Close may be called more
+// than once.
+func (l *Logger) Close(ctx context.Context) error {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	l.closed.Store(true)
+	waiting := l.pendingLines
+	l.mu.Unlock()
+	l.signal()
+	select {
+	case <-l.done:
+		return l.closeErr
+	case <-ctx.Done():
+		l.abandon.Store(true)
+		return fmt.Errorf("decision log: closing with %d lines not written: %w", waiting, ctx.Err())
+	}
+}
+
+// Dropped is the number of lines lost: queue full, write failures, Log after Close.
+// Allows left out by sampling are not counted.
+func (l *Logger) Dropped() uint64 {
+	if l == nil {
+		return 0
+	}
+	return l.dropped.Load()
+}
+
+// Written is the number of lines written to the output.
+func (l *Logger) Written() uint64 {
+	if l == nil {
+		return 0
+	}
+	return l.written.Load()
+}
+
+// line is the scratch space of one Log call: the encoded record and the map entries
+// being sorted. Log takes one from the pool and puts it back.
+type line struct {
+	b   []byte
+	kvs []kv // stack of map entries being sorted
+}
+
+// maxPooledLine keeps the rare huge line from pinning its buffer in the pool.
+const maxPooledLine = 64 << 10
+
+var linePool = sync.Pool{New: func() any { return &line{b: make([]byte, 0, 1024)} }}
+
+func putLine(ln *line) {
+	if cap(ln.b) > maxPooledLine || cap(ln.kvs) > 1024 {
+		return
+	}
+	ln.b = ln.b[:0]
+	linePool.Put(ln)
+}
