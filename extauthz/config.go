@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/gatehouse/gatehouse/extauthz/internal/decisionlog"
 	"github.com/gatehouse/gatehouse/mapping"
 	"github.com/gatehouse/gatehouse/policies"
 )
@@ -25,7 +26,8 @@ type Config struct {
 	Server         ServerConfig   `yaml:"server"`
 	Policies       PoliciesConfig `yaml:"policies"`
 	mapping.Config `yaml:",inline"`
-	Response       ResponseConfig `yaml:"response"`
+	Response       ResponseConfig  `yaml:"response"`
+	Telemetry      TelemetryConfig `yaml:"telemetry"`
 
 	// dir is the directory of the configuration file; relative paths resolve against it.
 	dir string
@@ -58,6 +60,43 @@ type ServerConfig struct {
 	CheckTimeout time.Duration `yaml:"checkTimeout"`
 	// ShutdownTimeout bounds the drain of in-flight checks on SIGTERM (default 15s).
 	ShutdownTimeout time.Duration `yaml:"shutdownTimeout"`
+}
+
+// TelemetryConfig sets what checks report besides their answer. Tracing is switched on
+// by the standard OTEL_* environment variables; see CONFIG.md.
+type TelemetryConfig struct {
+	Metrics struct {
+		// Disabled turns off /metrics and the meters behind it (default: served on the
+		// HTTP listener).
+		Disabled bool `yaml:"disabled"`
+	} `yaml:"metrics"`
+	Tracing struct {
+		// PrincipalID puts the principal id on spans (default false: spans often leave the
+		// organisation's control, and ids can be personal data).
+		PrincipalID bool `yaml:"principalId"`
+	} `yaml:"tracing"`
+	DecisionLog DecisionLogConfig `yaml:"decisionLog"`
+}
+
+// DecisionLogConfig is the decision log: one JSON line per check.
+type DecisionLogConfig struct {
+	Enabled      bool     `yaml:"enabled"`
+	Output       string   `yaml:"output"`
+	MaxSizeBytes int64    `yaml:"maxSizeBytes"`
+	MaxFiles     int      `yaml:"maxFiles"`
+	SampleRate   *float64 `yaml:"sampleRate"`
+	Redact       []string `yaml:"redact"`
+	QueueSize    int      `yaml:"queueSize"`
+	// FlushInterval is how long lines gather before one write (default 100ms).
+	FlushInterval time.Duration `yaml:"flushInterval"`
+}
+
+// options are the decision log's options.
+func (dc DecisionLogConfig) options() decisionlog.Options {
+	return decisionlog.Options{
+		Output: dc.Output, MaxSizeBytes: dc.MaxSizeBytes, MaxFiles: dc.MaxFiles,
+		SampleRate: dc.SampleRate, Redact: dc.Redact, QueueSize: dc.QueueSize, FlushInterval: dc.FlushInterval,
+	}
 }
 
 // PoliciesConfig is the policy repository and the engine settings.
@@ -316,6 +355,11 @@ func (c *Config) validate() []error {
 			errs = append(errs, fmt.Errorf("response: %q (entry %d) is not a valid header name", name, i))
 		}
 	}
+	if dc := c.Telemetry.DecisionLog; dc.Enabled {
+		for _, err := range dc.options().Problems() {
+			errs = append(errs, fmt.Errorf("telemetry.%w", err))
+		}
+	}
 	if c.Response.WWWAuthenticate == "" {
 		c.Response.WWWAuthenticate = `Bearer realm="gatehouse"`
 	}
@@ -344,6 +388,9 @@ func (c *Config) resolvePaths() {
 		}
 	}
 	rel(&c.Policies.Directory)
+	if o := c.Telemetry.DecisionLog.Output; o != "" && o != "stdout" && o != "stderr" {
+		rel(&c.Telemetry.DecisionLog.Output)
+	}
 	for i := range c.Identity.Sources {
 		if j := c.Identity.Sources[i].JWT; j != nil {
 			rel(&j.JWKS.File)

@@ -102,3 +102,34 @@ func TestConfigDefaults(t *testing.T) {
 		t.Errorf("defaults: %+v", cfg)
 	}
 }
+
+func TestConfigDecisionLogProblems(t *testing.T) {
+	yaml := `policies:
+  directory: policies
+telemetry:
+  decisionLog:
+    enabled: true
+    sampleRate: 1.5
+    maxFiles: -1
+    redact: [""]
+    queueSize: 99999999
+`
+	_, err := ParseConfig("gatehouse.yaml", []byte(yaml))
+	if err == nil {
+		t.Fatal("bad decision log options accepted")
+	}
+	for _, want := range []string{
+		"gatehouse.yaml:6: telemetry.decisionLog.sampleRate:",
+		"gatehouse.yaml:7: telemetry.decisionLog.maxFiles:",
+		"gatehouse.yaml:8: telemetry.decisionLog.redact[0]: must not be empty",
+		"gatehouse.yaml:9: telemetry.decisionLog.queueSize:",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	// The same options are not checked while the log is off.
+	if _, err := ParseConfig("gatehouse.yaml", []byte(strings.Replace(yaml, "enabled: true", "enabled: false", 1))); err != nil {
+		t.Errorf("disabled decision log: %v", err)
+	}
+}

@@ -12,6 +12,9 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/code"
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/gatehouse/gatehouse/mapping"
+	"github.com/gatehouse/gatehouse/policies"
 )
 
 // Reason codes in deny bodies, logs and metadata. They are stable: operators alert on them.
@@ -39,6 +42,10 @@ type decision struct {
 	route       string
 	kind        string
 	action      string
+	rule        string // the rule that decided
+	scope       string // the scope of that rule
+	set         *policies.Set
+	res         *mapping.Result // the mapped request, until the check is reported
 }
 
 // denyBody is the JSON body of a denial. It never contains credentials.

@@ -31,6 +31,7 @@ const authzService = "envoy.service.auth.v3.Authorization"
 // Service is a running gatehouse: listeners, health and the authorization server.
 type Service struct {
 	cfg      *Config
+	tel      *telemetry
 	log      *slog.Logger
 	server   *Server
 	mapper   *mapping.Mapper
@@ -44,20 +45,37 @@ type Service struct {
 
 // New prepares the service: it compiles the mapping configuration and opens the
 // listeners, but serves nothing until Run. Policies are loaded by Run.
-func New(ctx context.Context, cfg *Config, log *slog.Logger) (*Service, error) {
+func New(ctx context.Context, cfg *Config, log *slog.Logger, opts ...Option) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	m, err := mapping.New(ctx, cfg.Config)
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	tel, err := newTelemetry(ctx, cfg, log, &o)
 	if err != nil {
+		return nil, err
+	}
+	mcfg := cfg.Config
+	mcfg.Observer = tel
+	m, err := mapping.New(ctx, mcfg)
+	if err != nil {
+		tel.shutdown(context.Background())
 		return nil, cfg.annotate(err)
 	}
-	s := &Service{cfg: cfg, log: log, mapper: m, server: NewServer(cfg, m, log), health: health.NewServer()}
+	s := &Service{cfg: cfg, tel: tel, log: log, mapper: m, server: NewServer(cfg, m, log), health: health.NewServer()}
+	s.server.tel = tel
+	if err := tel.observeService(s); err != nil {
+		tel.shutdown(context.Background())
+		m.Close()
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	s.health.SetServingStatus(authzService, healthpb.HealthCheckResponse_NOT_SERVING)
 
 	g := cfg.Server.GRPC
-	s.grpc = grpc.NewServer(
+	sopts := []grpc.ServerOption{
 		// A fixed pool of workers serves the calls, instead of a new goroutine (and a new,
 		// growing stack) per Check.
 		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
@@ -69,18 +87,26 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (*Service, error) {
 			MaxConnectionAge:      *g.MaxConnectionAge,
 			MaxConnectionAgeGrace: g.MaxConnectionAgeGrace,
 		}),
-	)
+	}
+	if tel.metrics {
+		// gRPC server metrics. Spans come from the check itself, whose parent is the trace
+		// Envoy started.
+		sopts = append(sopts, grpc.ChainUnaryInterceptor(tel.unaryInterceptor), grpc.ChainStreamInterceptor(tel.streamInterceptor))
+	}
+	s.grpc = grpc.NewServer(sopts...)
 	authv3.RegisterAuthorizationServer(s.grpc, s.server)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 
 	if s.grpcLis, err = listen(g.Address); err != nil {
 		m.Close()
+		tel.shutdown(context.Background())
 		return nil, fmt.Errorf("server.grpc.address: %w", err)
 	}
 	if !cfg.Server.HTTP.Disabled {
 		if s.httpLis, err = listen(cfg.Server.HTTP.Address); err != nil {
 			s.grpcLis.Close()
 			m.Close()
+			tel.shutdown(context.Background())
 			return nil, fmt.Errorf("server.http.address: %w", err)
 		}
 		mux := http.NewServeMux()
@@ -94,6 +120,9 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (*Service, error) {
 			}
 			fmt.Fprintln(w, "ready")
 		})
+		if tel.metricsHandler != nil {
+			mux.Handle("GET /metrics", tel.metricsHandler)
+		}
 		s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	}
 	return s, nil
@@ -147,13 +176,14 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	g.Go(func() error {
 		set, err := policies.LoadDir(s.cfg.Policies.Directory, s.cfg.engineConfig())
+		s.tel.policyLoaded(err)
 		if err != nil {
 			return err
 		}
 		s.server.SetPolicies(set)
 		s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 		s.health.SetServingStatus(authzService, healthpb.HealthCheckResponse_SERVING)
-		s.log.Info("serving", "grpc", s.GRPCAddr().String(), "policies", set.PolicyCount(), "directory", s.cfg.Policies.Directory)
+		s.log.Info("serving", "grpc", s.GRPCAddr().String(), "policies", set.PolicyCount(), "hash", set.Hash(), "directory", s.cfg.Policies.Directory)
 		return nil
 	})
 	g.Go(func() error {
@@ -185,6 +215,12 @@ func (s *Service) shutdown() {
 		hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = s.http.Shutdown(hctx)
+	}
+	// Flush the decision log and the spans of the last checks.
+	tctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.tel.shutdown(tctx); err != nil {
+		s.log.Warn("telemetry shutdown", "error", err)
 	}
 	s.log.Info("stopped")
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -33,6 +34,7 @@ type Server struct {
 	log         *slog.Logger
 	now         func() time.Time
 	values      valueCache
+	tel         *telemetry
 }
 
 // NewServer builds the server from a loaded configuration and a mapper. Policies are set
@@ -41,7 +43,7 @@ func NewServer(cfg *Config, m *mapping.Mapper, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, mapper: m, log: log, now: time.Now}
+	s := &Server{cfg: cfg, mapper: m, log: log, now: time.Now, tel: disabledTelemetry()}
 	for name := range cfg.Response.Headers.Attributes {
 		s.attrHeaders = append(s.attrHeaders, name)
 	}
@@ -56,6 +58,9 @@ func (s *Server) SetPolicies(set *policies.Set) { s.policies.Store(set) }
 func (s *Server) Ready() bool { return s.policies.Load() != nil }
 
 // errNotReady is returned before policies are loaded.
+// serverSpan makes the check span a server span.
+var serverSpan = trace.WithSpanKind(trace.SpanKindServer)
+
 var errNotReady = status.Error(codes.Unavailable, "policies are not loaded yet")
 
 // Check implements envoy.service.auth.v3.Authorization. Every outcome is mapped here:
@@ -63,16 +68,32 @@ var errNotReady = status.Error(codes.Unavailable, "policies are not loaded yet")
 // policy denials with 403; gatehouse's own faults (not ready, deadline, panic) are RPC
 // errors, so Envoy's failure_mode_allow and status_on_error decide, never a silent allow.
 func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *authv3.CheckResponse, err error) {
+	start := time.Now()
+	tel := s.tel
+	if tel.metrics {
+		tel.inFlight.Add(1)
+	}
+	d := &decision{id: newDecisionID()}
+	var span trace.Span
+	if tel.tracer != nil {
+		ctx = extractTrace(ctx, req.GetAttributes().GetRequest().GetHttp())
+		ctx, span = tel.tracer.Start(ctx, "gatehouse.check", serverSpan)
+	}
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Error("check panicked", "panic", r, "stack", string(debug.Stack()))
+			s.log.Error("check panicked", "decision_id", d.id, "panic", r, "stack", string(debug.Stack()))
 			resp, err = nil, status.Error(codes.Internal, "internal error")
+		}
+		s.report(ctx, span, req, d, err, start)
+		if d.res != nil {
+			d.res.Release() // the decision refers to the mapped input until here
 		}
 	}()
 	set := s.policies.Load()
 	if set == nil {
 		return nil, errNotReady
 	}
+	d.set = set
 	if limit := s.cfg.Server.CheckTimeout; limit > 0 {
 		// Envoy's own deadline (grpc-timeout) is usually the tighter one; only add ours
 		// when it is.
@@ -82,11 +103,7 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *aut
 			defer cancel()
 		}
 	}
-	d := &decision{id: newDecisionID()}
-	res := s.decide(ctx, set, req, d)
-	if res != nil {
-		defer res.Release() // the decision refers to the mapped input until the response is built
-	}
+	d.res = s.decide(ctx, set, req, d)
 	if err := ctx.Err(); err != nil {
 		return nil, status.FromContextError(err).Err()
 	}
@@ -99,7 +116,11 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *aut
 // decide fills in the decision; an internal fault leaves d.httpStatus zero and !allow. It
 // returns the mapping result, which the caller releases once the response is built.
 func (s *Server) decide(ctx context.Context, set *policies.Set, req *authv3.CheckRequest, d *decision) *mapping.Result {
-	res, err := s.mapper.Map(ctx, req)
+	mapCtx, span := s.tel.startChild(ctx, "gatehouse.map")
+	res, err := s.mapper.Map(mapCtx, req)
+	if span != nil {
+		span.End()
+	}
 	if res != nil {
 		d.route = res.Route
 	}
@@ -142,9 +163,14 @@ func (s *Server) decide(ctx context.Context, set *policies.Set, req *authv3.Chec
 	}
 	out := outputPool.Get().(*policies.Output)
 	defer outputPool.Put(out)
-	set.CheckOne(in, s.now(), out)
+	if _, span := s.tel.startChild(ctx, "gatehouse.evaluate"); span != nil {
+		set.CheckOne(in, s.now(), out)
+		span.End()
+	} else {
+		set.CheckOne(in, s.now(), out)
+	}
 	a := out.Actions[0]
-	d.policy = a.Policy
+	d.policy, d.rule, d.scope = a.Policy, a.Rule, a.Scope
 	if a.Effect == policies.EffectAllow {
 		d.allow, d.reason = true, ReasonAllowed
 		return res

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -38,10 +39,16 @@ func demoConfig(t testing.TB) *Config {
 }
 
 // startService runs a service until the test ends and returns a connected client.
-func startService(t testing.TB, cfg *Config) (*Service, authv3.AuthorizationClient, *grpc.ClientConn) {
+func startService(t testing.TB, cfg *Config, opts ...Option) (*Service, authv3.AuthorizationClient, *grpc.ClientConn) {
+	t.Helper()
+	return startServiceLog(t, cfg, nil, opts...)
+}
+
+// startServiceLog is startService with the service logging to log.
+func startServiceLog(t testing.TB, cfg *Config, log *slog.Logger, opts ...Option) (*Service, authv3.AuthorizationClient, *grpc.ClientConn) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := New(ctx, cfg, nil)
+	svc, err := New(ctx, cfg, log, opts...)
 	if err != nil {
 		cancel()
 		t.Fatal(err)

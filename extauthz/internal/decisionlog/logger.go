@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Defaults of Options.
@@ -17,6 +18,10 @@ const (
 	DefaultMaxSizeBytes = 100 << 20
 	DefaultMaxFiles     = 5
 	DefaultQueueSize    = 4096
+	// DefaultFlushInterval is how long the writer gathers lines before it writes them.
+	DefaultFlushInterval = 100 * time.Millisecond
+	// MaxFlushInterval bounds Options.FlushInterval.
+	MaxFlushInterval = 10 * time.Second
 	// MaxFiles and MaxQueueSize bound the options of the same names.
 	MaxFiles     = 1000
 	MaxQueueSize = 1 << 20
@@ -46,6 +51,12 @@ type Options struct {
 	// 4096, at most 1048576; waiting lines also never take more than 32 MiB). Lines beyond
 	// it are dropped and counted.
 	QueueSize int
+	// FlushInterval is how long the writer waits, once a line is waiting, for more lines
+	// before it writes them all at once (default 100ms, at most 10s): one write call per
+	// interval instead of one per check. Half a queue of lines, or 1 MiB of them, is
+	// written without waiting; Close writes what is left. A crash loses at most the lines
+	// of one interval.
+	FlushInterval time.Duration
 	// ErrorLog, if set, is told about write, rotation and close failures (from the writer
 	// goroutine). Each kind of failure is reported once until that operation succeeds
 	// again.
@@ -68,6 +79,8 @@ type Logger struct {
 	pending      []byte
 	pendingLines int
 	wake         chan struct{} // a token when pending got its first line, or on Close
+	flushNow     chan struct{} // a token when pending should be written without waiting, or on Close
+	flushEvery   time.Duration
 
 	abandon  atomic.Bool // Close gave up waiting: the writer stops after its current write
 	done     chan struct{}
@@ -87,7 +100,18 @@ const (
 // New validates the options, opens the output and starts the writer goroutine. Every
 // problem is reported, each naming its configuration key (decisionLog.…).
 func New(opts Options) (*Logger, error) {
-	var errs []error
+	if errs := opts.fill(); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return start(opts)
+}
+
+// Problems returns what New would reject in opts, without opening anything: for checking
+// a configuration when it is loaded. Each error names its key (decisionLog.…).
+func (opts Options) Problems() []error { return opts.fill() }
+
+// fill applies the defaults and returns every problem of the options.
+func (opts *Options) fill() (errs []error) {
 	if opts.Output == "" {
 		opts.Output = DefaultOutput
 	}
@@ -113,13 +137,24 @@ func New(opts Options) (*Logger, error) {
 			errs = append(errs, fmt.Errorf("decisionLog.redact[%d]: must not be empty", i))
 		}
 	}
+	if opts.FlushInterval == 0 {
+		opts.FlushInterval = DefaultFlushInterval
+	} else if opts.FlushInterval < time.Millisecond || opts.FlushInterval > MaxFlushInterval {
+		errs = append(errs, fmt.Errorf("decisionLog.flushInterval: must be between 1ms and %v", MaxFlushInterval))
+	}
 	if opts.QueueSize == 0 {
 		opts.QueueSize = DefaultQueueSize
 	} else if opts.QueueSize < 0 || opts.QueueSize > MaxQueueSize {
 		errs = append(errs, fmt.Errorf("decisionLog.queueSize: must be between 1 and %d", MaxQueueSize))
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	return errs
+}
+
+// start opens the output of valid, filled-in options and starts the writer.
+func start(opts Options) (*Logger, error) {
+	rate := 1.0
+	if opts.SampleRate != nil {
+		rate = *opts.SampleRate
 	}
 	w := &writer{maxSize: opts.MaxSizeBytes, maxFiles: opts.MaxFiles, errorLog: opts.ErrorLog,
 		spare: make([]byte, 0, initialBuffer)}
@@ -137,12 +172,14 @@ func New(opts Options) (*Logger, error) {
 		}
 	}
 	l := &Logger{
-		enc:       newEncoder(opts.Redact),
-		rate:      rate,
-		queueSize: opts.QueueSize,
-		pending:   make([]byte, 0, initialBuffer),
-		wake:      make(chan struct{}, 1),
-		done:      make(chan struct{}),
+		enc:        newEncoder(opts.Redact),
+		rate:       rate,
+		queueSize:  opts.QueueSize,
+		pending:    make([]byte, 0, initialBuffer),
+		wake:       make(chan struct{}, 1),
+		flushNow:   make(chan struct{}, 1),
+		flushEvery: opts.FlushInterval,
+		done:       make(chan struct{}),
 	}
 	w.l = l
 	go w.run()
@@ -179,17 +216,24 @@ func (l *Logger) Log(r *Record) {
 	l.pending = append(l.pending, ln.b...)
 	l.pendingLines++
 	first := l.pendingLines == 1
+	full := l.pendingLines == (l.queueSize+1)/2 || len(l.pending) >= flushBytes && len(l.pending)-len(ln.b) < flushBytes
 	l.mu.Unlock()
 	putLine(ln)
 	if first {
-		l.signal()
+		signal(l.wake)
+	}
+	if full {
+		signal(l.flushNow)
 	}
 }
 
+// flushBytes of waiting lines are written without waiting for the flush interval.
+const flushBytes = 1 << 20
+
 // signal wakes the writer; a token already waiting will do.
-func (l *Logger) signal() {
+func signal(ch chan struct{}) {
 	select {
-	case l.wake <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
 }
@@ -230,7 +274,8 @@ func (l *Logger) Close(ctx context.Context) error {
 	l.closed.Store(true)
 	waiting := l.pendingLines
 	l.mu.Unlock()
-	l.signal()
+	signal(l.wake)
+	signal(l.flushNow)
 	select {
 	case <-l.done:
 		return l.closeErr

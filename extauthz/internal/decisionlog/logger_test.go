@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -50,6 +51,8 @@ func TestNewValidates(t *testing.T) {
 		{"rate 0", Options{SampleRate: ptr(0.0)}, nil},
 		{"empty redact", Options{Redact: []string{"ssn", ""}}, []string{"decisionLog.redact[1]: must not be empty"}},
 		{"queue", Options{QueueSize: -1}, []string{"decisionLog.queueSize: must be between 1 and 1048576"}},
+		{"flush interval too short", Options{FlushInterval: time.Microsecond}, []string{"decisionLog.flushInterval: must be between 1ms and 10s"}},
+		{"flush interval too long", Options{FlushInterval: time.Minute}, []string{"decisionLog.flushInterval: must be between 1ms and 10s"}},
 		{"all at once", Options{MaxSizeBytes: -1, QueueSize: MaxQueueSize + 1, SampleRate: ptr(2.0)},
 			[]string{"maxSizeBytes", "queueSize", "sampleRate"}},
 		{"missing directory", Options{Output: filepath.Join(dir, "nope", "decisions.log")}, []string{"decisionLog.output: open ", "no such file or directory"}},
@@ -370,5 +373,79 @@ func TestLogSurvivesPanickingValue(t *testing.T) {
 	lines := parseLines(t, out.Bytes())
 	if len(lines) != 1 || lines[0].DecisionID != "next" || l.Dropped() != 1 {
 		t.Fatalf("lines %v, dropped %d", lines, l.Dropped())
+	}
+}
+
+// countingWriter counts Write calls.
+type countingWriter struct {
+	syncBuffer
+	writes atomic.Int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.syncBuffer.Write(p)
+}
+
+// waitWritten waits (boundedly) until l has written n lines.
+func waitWritten(t *testing.T, l *Logger, n uint64, within time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(within); l.Written() < n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d lines written after %v", l.Written(), n, within)
+		}
+	}
+}
+
+func TestFlushIntervalGathersLines(t *testing.T) {
+	out := &countingWriter{}
+	l, err := New(Options{Stdout: out, FlushInterval: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(context.Background())
+	start := time.Now()
+	for i := range 50 {
+		l.Log(&Record{DecisionID: fmt.Sprint(i), Decision: Deny})
+	}
+	waitWritten(t, l, 50, 5*time.Second)
+	if waited := time.Since(start); waited < 150*time.Millisecond {
+		t.Errorf("lines written after %v, before the flush interval", waited)
+	}
+	if n := out.writes.Load(); n != 1 {
+		t.Errorf("%d writes for 50 lines logged at once, want 1", n)
+	}
+	if got := len(parseLines(t, out.Bytes())); got != 50 {
+		t.Errorf("%d lines", got)
+	}
+}
+
+func TestHalfQueueFlushesWithoutWaiting(t *testing.T) {
+	out := &countingWriter{}
+	l, err := New(Options{Stdout: out, FlushInterval: MaxFlushInterval, QueueSize: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(context.Background())
+	for i := range 5 {
+		l.Log(&Record{DecisionID: fmt.Sprint(i), Decision: Deny})
+	}
+	waitWritten(t, l, 5, 5*time.Second) // well before the 10 s interval
+}
+
+func TestCloseFlushesWithoutWaiting(t *testing.T) {
+	out := &countingWriter{}
+	l, err := New(Options{Stdout: out, FlushInterval: MaxFlushInterval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Log(&Record{DecisionID: "1", Decision: Deny})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := l.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if l.Written() != 1 {
+		t.Errorf("%d lines written by Close, want 1", l.Written())
 	}
 }

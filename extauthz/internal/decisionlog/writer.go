@@ -95,8 +95,18 @@ func (w *writer) run() {
 		}
 		close(l.done)
 	}()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for {
 		<-l.wake
+		// Gather lines for one flush interval, unless enough are waiting already or the
+		// Logger is closing.
+		timer.Reset(l.flushEvery)
+		select {
+		case <-timer.C:
+		case <-l.flushNow:
+			timer.Stop()
+		}
 		for {
 			lines, n, closed := l.take(w.spare)
 			if n > 0 {
