@@ -8,7 +8,7 @@ import (
 	"testing/fstest"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // celCase is one cel_eval conformance file: a condition, a request and the expected value.

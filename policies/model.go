@@ -1,6 +1,6 @@
 package policies
 
-import "gopkg.in/yaml.v3"
+import "go.yaml.in/yaml/v3"
 
 // Effect is the outcome of a rule or of a decision.
 type Effect int

@@ -3,7 +3,7 @@ package policies
 import (
 	"fmt"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 func (r *policyReader) resourcePolicy(n *yaml.Node, path string) *ResourcePolicy {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // istioDefaultTimeout is the timeout of Istio's ext_authz providers when none is set.

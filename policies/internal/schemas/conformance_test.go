@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/gobwas/glob"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // conformanceDir is the shared Cerbos conformance data, reached from this

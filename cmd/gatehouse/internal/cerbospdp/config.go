@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Options selects the store and the engine settings a Cerbos server runs with.
