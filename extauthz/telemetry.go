@@ -14,14 +14,11 @@ import (
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/contrib/instrumentation/runtime"
 	"go.opentelemetry.io/contrib/propagators/b3"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/metric"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
@@ -36,6 +33,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/gatehouse/gatehouse/extauthz/internal/decisionlog"
+	"github.com/gatehouse/gatehouse/extauthz/internal/promtext"
 	"github.com/gatehouse/gatehouse/mapping"
 )
 
@@ -155,17 +153,15 @@ func newTelemetry(ctx context.Context, cfg *Config, log *slog.Logger, o *options
 
 	mp := o.meterProvider
 	if mp == nil && !tc.Metrics.Disabled {
-		reg := prometheus.NewRegistry()
-		exp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo())
-		if err != nil {
-			return nil, fmt.Errorf("metrics: %w", err)
-		}
 		// The Prometheus text format carries no exemplars: do not collect them.
-		sdk := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp), sdkmetric.WithResource(res),
+		reader := sdkmetric.NewManualReader()
+		sdk := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader), sdkmetric.WithResource(res),
 			sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter))
 		t.shutdowns = append(t.shutdowns, sdk.Shutdown)
 		mp = sdk
-		t.metricsHandler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slogPrinter{log}})
+		h := promtext.NewHandler(reader)
+		h.OnError = func(err error) { log.Error("collecting metrics", "error", err) }
+		t.metricsHandler = h
 		if err := runtime.Start(runtime.WithMeterProvider(mp)); err != nil {
 			return nil, fmt.Errorf("runtime metrics: %w", err)
 		}
@@ -570,8 +566,3 @@ func disabledTelemetry() *telemetry {
 	_ = t.instruments(t.meter)
 	return t
 }
-
-// slogPrinter adapts a slog.Logger to promhttp's error log.
-type slogPrinter struct{ log *slog.Logger }
-
-func (p slogPrinter) Println(v ...any) { p.log.Error("metrics", "error", fmt.Sprint(v...)) }
