@@ -114,17 +114,20 @@ func (s *Server) logDecision(ctx context.Context, span trace.Span, req *authv3.C
 			r.ResourceID, r.ResourceAttr = res.Input.Resource.ID, res.Input.Resource.Attr
 		}
 	}
-	sc := trace.SpanContext{}
-	if span != nil {
-		sc = span.SpanContext()
-	} else {
-		sc = trace.SpanContextFromContext(extractTrace(ctx, req.GetAttributes().GetRequest().GetHttp()))
-	}
-	if sc.HasTraceID() {
-		r.TraceID = sc.TraceID().String()
-	}
-	if span != nil && sc.HasSpanID() {
-		r.SpanID = sc.SpanID().String()
+	switch {
+	case span != nil:
+		if sc := span.SpanContext(); sc.IsValid() {
+			r.TraceID, r.SpanID = sc.TraceID().String(), sc.SpanID().String()
+		}
+	case d.traceID != "":
+		r.TraceID = d.traceID
+	default:
+		h := req.GetAttributes().GetRequest().GetHttp()
+		if id, _, ok := w3cParent(h); ok {
+			r.TraceID = id
+		} else if sc := trace.SpanContextFromContext(extractTrace(ctx, h)); sc.HasTraceID() {
+			r.TraceID = sc.TraceID().String() // B3, or a traceparent of another form
+		}
 	}
 	s.tel.dlog.Log(&r)
 }

@@ -46,6 +46,7 @@ type decision struct {
 	scope       string // the scope of that rule
 	set         *policies.Set
 	res         *mapping.Result // the mapped request, until the check is reported
+	traceID     string          // Envoy's trace, when it did not sample it (no span)
 }
 
 // denyBody is the JSON body of a denial. It never contains credentials.

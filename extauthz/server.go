@@ -76,8 +76,17 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *aut
 	d := &decision{id: newDecisionID()}
 	var span trace.Span
 	if tel.tracer != nil {
-		ctx = extractTrace(ctx, req.GetAttributes().GetRequest().GetHttp())
-		ctx, span = tel.tracer.Start(ctx, "gatehouse.check", serverSpan)
+		// Most requests come with a traceparent that Envoy did not sample: with a sampler
+		// that follows the parent, they start no span, and the header is read only once.
+		h := req.GetAttributes().GetRequest().GetHttp()
+		if id, sampled, ok := w3cParent(h); ok && !sampled && tel.parentDecides {
+			d.traceID = id
+		} else {
+			ctx = extractTrace(ctx, h)
+			if sc := trace.SpanContextFromContext(ctx); !tel.parentDecides || !sc.IsValid() || sc.IsSampled() {
+				ctx, span = tel.tracer.Start(ctx, "gatehouse.check", serverSpan)
+			}
+		}
 	}
 	defer func() {
 		if r := recover(); r != nil {

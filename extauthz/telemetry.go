@@ -65,6 +65,9 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 type telemetry struct {
 	tracer    trace.Tracer // nil when tracing is off
 	principal bool         // principal ids on spans
+	// parentDecides: the sampler follows the parent's sampled flag (the SDK's default,
+	// parentbased_*), so a check whose trace Envoy did not sample starts no span at all.
+	parentDecides bool
 
 	// Counters on the request path are atomics, one per label combination, that the
 	// meter reads when metrics are collected: an atomic add instead of the SDK's
@@ -142,6 +145,7 @@ func newTelemetry(ctx context.Context, cfg *Config, log *slog.Logger, o *options
 		}
 		if exp != nil {
 			sdk := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+			t.parentDecides = parentBasedSampler(os.Getenv("OTEL_TRACES_SAMPLER"))
 			t.shutdowns = append(t.shutdowns, sdk.Shutdown)
 			tp = sdk
 			log.Info("tracing to OTLP", "exporter", fmt.Sprintf("%T", exp))
@@ -422,6 +426,13 @@ func traceExporterFromEnv(ctx context.Context) (sdktrace.SpanExporter, error) {
 	return nil, fmt.Errorf("OTLP protocol %q: want grpc or http/protobuf", protocol)
 }
 
+// parentBasedSampler tells whether OTEL_TRACES_SAMPLER names a sampler that follows a
+// remote parent's sampled flag: the SDK's default and its parentbased_* samplers (whose
+// unsampled remote parents are never sampled).
+func parentBasedSampler(name string) bool {
+	return name == "" || strings.HasPrefix(strings.TrimSpace(name), "parentbased_")
+}
+
 // boundedValues passes through the first limit distinct values it sees and turns every
 // later one into "other", so that label sets stay bounded. Looking up a known value takes
 // no lock and allocates nothing.
@@ -522,6 +533,30 @@ func extractTrace(ctx context.Context, h *authv3.AttributeContext_HttpRequest) c
 		return b3Propagator.Extract(ctx, c)
 	}
 	return ctx
+}
+
+// w3cParent reads a version-00 W3C traceparent header without the propagator: the trace
+// id (lower-case hex, part of the header) and the sampled flag. ok is false when there is
+// none, or it is not exactly of that form; the propagator then has the last word.
+func w3cParent(h *authv3.AttributeContext_HttpRequest) (traceID string, sampled, ok bool) {
+	v := checkHeaders{h}.Get("traceparent")
+	if len(v) != 55 || v[:3] != "00-" || v[35] != '-' || v[52] != '-' ||
+		!lowerHex(v[3:35]) || !lowerHex(v[36:52]) || !lowerHex(v[53:55]) ||
+		strings.Trim(v[3:35], "0") == "" || strings.Trim(v[36:52], "0") == "" {
+		return "", false, false
+	}
+	// The low bit of the flags byte, its second hex digit, is "sampled".
+	last := v[54]
+	return v[3:35], strings.IndexByte("13579bdf", last) >= 0, true
+}
+
+func lowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // checkHeaders reads trace context from a CheckRequest's headers: the headers map

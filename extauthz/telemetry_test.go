@@ -437,7 +437,10 @@ func TestOTLPExportFromEnvironment(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	svc, err := New(ctx, demoConfig(t), nil)
+	cfg := demoConfig(t)
+	logPath := filepath.Join(t.TempDir(), "decisions.log")
+	cfg.Telemetry.DecisionLog = DecisionLogConfig{Enabled: true, Output: logPath}
+	svc, err := New(ctx, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,6 +453,11 @@ func TestOTLPExportFromEnvironment(t *testing.T) {
 	}
 	req := extauthztest.NewCheckRequest("GET", "/api/documents", "traceparent", traceparent)
 	if _, err := svc.Server().Check(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	// Envoy did not sample this one: the default sampler follows it, and no span starts.
+	unsampled := extauthztest.NewCheckRequest("GET", "/api/documents", "traceparent", "00-"+strings.Repeat("ab", 16)+"-"+envoySpanID+"-00")
+	if _, err := svc.Server().Check(context.Background(), unsampled); err != nil {
 		t.Fatal(err)
 	}
 	cancel() // shutdown flushes the batched spans
@@ -483,6 +491,53 @@ func TestOTLPExportFromEnvironment(t *testing.T) {
 	}
 	if service != "gatehouse-test" {
 		t.Errorf("service.name %q, want OTEL_SERVICE_NAME's", service)
+	}
+	// Both lines join Envoy's traces, sampled or not.
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{envoyTraceID, strings.Repeat("ab", 16)} {
+		if !bytes.Contains(b, []byte(`"trace_id":"`+id+`"`)) {
+			t.Errorf("no decision-log line with trace %s:\n%s", id, b)
+		}
+	}
+}
+
+func TestW3CParent(t *testing.T) {
+	for _, tt := range []struct {
+		header      string
+		id          string
+		sampled, ok bool
+	}{
+		{traceparent, envoyTraceID, true, true},
+		{"00-" + envoyTraceID + "-" + envoySpanID + "-00", envoyTraceID, false, true},
+		{"00-" + envoyTraceID + "-" + envoySpanID + "-03", envoyTraceID, true, true},
+		{"00-" + envoyTraceID + "-" + envoySpanID + "-02", envoyTraceID, false, true},
+		{"00-" + strings.ToUpper(envoyTraceID) + "-" + envoySpanID + "-01", "", false, false},
+		{"00-" + strings.Repeat("0", 32) + "-" + envoySpanID + "-01", "", false, false},
+		{"00-" + envoyTraceID + "-" + strings.Repeat("0", 16) + "-01", "", false, false},
+		{"01-" + envoyTraceID + "-" + envoySpanID + "-01", "", false, false},
+		{"00-" + envoyTraceID + "-" + envoySpanID + "-0g", "", false, false},
+		{traceparent + "-extra", "", false, false},
+		{"", "", false, false},
+	} {
+		req := extauthztest.NewCheckRequest("GET", "/", "traceparent", tt.header)
+		id, sampled, ok := w3cParent(req.GetAttributes().GetRequest().GetHttp())
+		if id != tt.id || sampled != tt.sampled || ok != tt.ok {
+			t.Errorf("w3cParent(%q) = %q, %v, %v; want %q, %v, %v", tt.header, id, sampled, ok, tt.id, tt.sampled, tt.ok)
+		}
+	}
+}
+
+func TestParentBasedSampler(t *testing.T) {
+	for name, want := range map[string]bool{
+		"": true, "parentbased_always_on": true, "parentbased_traceidratio": true,
+		"always_on": false, "traceidratio": false, "always_off": false,
+	} {
+		if got := parentBasedSampler(name); got != want {
+			t.Errorf("parentBasedSampler(%q) = %v", name, got)
+		}
 	}
 }
 
