@@ -20,9 +20,9 @@ test: tools
 	go vet ./...
 	go test -race -count=1 -v ./... 2>&1 | .ci/go-test-summary
 
-## build: the gatehouse binary in bin/
+## build: the gatehouse binary in bin/, static (CGO_ENABLED=0) as in the container image
 build:
-	go build -o bin/gatehouse ./cmd/gatehouse
+	CGO_ENABLED=0 go build -trimpath -o bin/gatehouse ./cmd/gatehouse
 
 ## run: serve the demo configuration (envoy/demo/gatehouse.yaml) on 127.0.0.1:9191 (gRPC) and :9192 (health)
 run:

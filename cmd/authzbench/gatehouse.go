@@ -41,12 +41,15 @@ func repoRoot() (string, error) {
 	}
 }
 
-// buildGatehouse builds ./cmd/gatehouse of the repository at root into dir.
+// buildGatehouse builds ./cmd/gatehouse of the repository at root into dir, static as the
+// container image builds it: a dynamically linked binary also maps the C library (about
+// 1.3 MiB more resident memory).
 func buildGatehouse(ctx context.Context, root, dir string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, buildTimeout)
 	defer cancel()
 	bin := filepath.Join(dir, "gatehouse")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/gatehouse")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/gatehouse")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/gatehouse: %w\n%s", err, indent(string(out)))
