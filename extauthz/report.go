@@ -38,6 +38,7 @@ func (s *Server) report(ctx context.Context, span trace.Span, req *authv3.CheckR
 	if tel.metrics {
 		tel.inFlight.Add(-1)
 		tel.recordCheck(ctx, outcome, reason, d.kind, d.action, elapsed)
+		tel.recordRPCDuration(ctx, checkMethod, status.Code(err), elapsed)
 	}
 	if span != nil {
 		if span.IsRecording() {

@@ -88,14 +88,15 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts ...Option) (*S
 			MaxConnectionAgeGrace: g.MaxConnectionAgeGrace,
 		}),
 	}
-	if tel.metrics {
-		// gRPC server metrics. Spans come from the check itself, whose parent is the trace
-		// Envoy started.
-		sopts = append(sopts, grpc.ChainUnaryInterceptor(tel.unaryInterceptor), grpc.ChainStreamInterceptor(tel.streamInterceptor))
-	}
 	s.grpc = grpc.NewServer(sopts...)
+	// gRPC server metrics without interceptors (which cost allocations on every call): the
+	// Check records its own call, health calls go through meteredHealth.
 	authv3.RegisterAuthorizationServer(s.grpc, s.server)
-	healthpb.RegisterHealthServer(s.grpc, s.health)
+	var hs healthpb.HealthServer = s.health
+	if tel.metrics {
+		hs = meteredHealth{s.health, tel}
+	}
+	healthpb.RegisterHealthServer(s.grpc, hs)
 
 	if s.grpcLis, err = listen(g.Address); err != nil {
 		m.Close()

@@ -295,6 +295,11 @@ func TestMetricsMove(t *testing.T) {
 	if n := histogramCount(t, m["rpc.server.call.duration"], rpcAttrs); n != 7 {
 		t.Errorf("rpc.server.call.duration{%s} count %d, want 7", rpcAttrs, n)
 	}
+	// startService waited for SERVING with health checks.
+	healthAttrs := "rpc.method=grpc.health.v1.Health/Check,rpc.response.status_code=OK,rpc.system.name=grpc"
+	if n := histogramCount(t, m["rpc.server.call.duration"], healthAttrs); n < 1 {
+		t.Errorf("rpc.server.call.duration{%s} count %d, want at least 1", healthAttrs, n)
+	}
 }
 
 // TestMetricLabelsStayBounded sends 10,000 checks with random paths, ids, methods, kinds
