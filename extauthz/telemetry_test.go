@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -25,6 +26,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/gatehouse/gatehouse/extauthz/internal/extauthztest"
@@ -417,29 +419,68 @@ func TestMetricsDisabled(t *testing.T) {
 	}
 }
 
-// TestOTLPExportFromEnvironment sends spans to an OTLP/HTTP receiver named only by the
-// standard environment variables.
-func TestOTLPExportFromEnvironment(t *testing.T) {
-	var mu sync.Mutex
-	var got []*coltracepb.ExportTraceServiceRequest
-	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		req := &coltracepb.ExportTraceServiceRequest{}
-		if r.URL.Path != "/v1/traces" || proto.Unmarshal(body, req) != nil {
-			http.Error(w, "bad export", http.StatusBadRequest)
-			return
-		}
-		mu.Lock()
-		got = append(got, req)
-		mu.Unlock()
-		w.Header().Set("Content-Type", "application/x-protobuf")
-		out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
-		w.Write(out)
-	}))
-	defer receiver.Close()
-	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.URL)
-	t.Setenv("OTEL_SERVICE_NAME", "gatehouse-test")
+// traceSink keeps the OTLP export requests it receives, over HTTP or gRPC.
+type traceSink struct {
+	coltracepb.UnimplementedTraceServiceServer
+	mu  sync.Mutex
+	got []*coltracepb.ExportTraceServiceRequest
+}
 
+func (s *traceSink) Export(_ context.Context, req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.got = append(s.got, req)
+	return &coltracepb.ExportTraceServiceResponse{}, nil
+}
+
+func (s *traceSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	req := &coltracepb.ExportTraceServiceRequest{}
+	if r.URL.Path != "/v1/traces" || proto.Unmarshal(body, req) != nil {
+		http.Error(w, "bad export", http.StatusBadRequest)
+		return
+	}
+	resp, _ := s.Export(r.Context(), req)
+	out, _ := proto.Marshal(resp)
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	w.Write(out)
+}
+
+// startTraceSink starts an OTLP receiver for protocol and returns its endpoint URL.
+func startTraceSink(t *testing.T, protocol string) (*traceSink, string) {
+	t.Helper()
+	sink := &traceSink{}
+	if protocol != "grpc" {
+		srv := httptest.NewServer(sink)
+		t.Cleanup(srv.Close)
+		return sink, srv.URL
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	coltracepb.RegisterTraceServiceServer(srv, sink)
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	return sink, "http://" + lis.Addr().String() // http: a plaintext connection
+}
+
+// TestOTLPExportFromEnvironment sends spans to an OTLP receiver (HTTP, then gRPC) named
+// only by the standard environment variables.
+func TestOTLPExportFromEnvironment(t *testing.T) {
+	for _, protocol := range []string{"http/protobuf", "grpc"} {
+		t.Run(protocol, func(t *testing.T) {
+			sink, endpoint := startTraceSink(t, protocol)
+			t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+			t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
+			t.Setenv("OTEL_SERVICE_NAME", "gatehouse-test")
+			testOTLPExport(t, sink)
+		})
+	}
+}
+
+func testOTLPExport(t *testing.T, sink *traceSink) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cfg := demoConfig(t)
@@ -470,11 +511,11 @@ func TestOTLPExportFromEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	mu.Lock()
-	defer mu.Unlock()
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
 	names := map[string]bool{}
 	service := ""
-	for _, req := range got {
+	for _, req := range sink.got {
 		for _, rs := range req.ResourceSpans {
 			for _, kv := range rs.GetResource().GetAttributes() {
 				if kv.Key == "service.name" {
