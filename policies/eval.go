@@ -31,6 +31,11 @@ func (s *Set) Now() time.Time { return s.now() }
 // CheckOne decides one input at the instant now and writes the answer into out, reusing
 // out's slices. An input that fails Input.Validate is denied with policy NO_MATCH.
 func (s *Set) CheckOne(in *Input, now time.Time, out *Output) {
+	s.checkOne(in, now, out)
+}
+
+// checkOne is CheckOne, reporting whether an expression read the clock.
+func (s *Set) checkOne(in *Input, now time.Time, out *Output) (clockRead bool) {
 	*out = Output{
 		RequestID:             in.RequestID,
 		ResourceID:            in.Resource.ID,
@@ -44,7 +49,7 @@ func (s *Set) CheckOne(in *Input, now time.Time, out *Output) {
 		for _, a := range in.Actions {
 			out.Actions = append(out.Actions, ActionResult{Action: a, Effect: EffectDeny, Policy: NoMatch})
 		}
-		return
+		return false
 	}
 	rs := newRequestState(s, in, now)
 	defer rs.release()
@@ -56,6 +61,7 @@ func (s *Set) CheckOne(in *Input, now time.Time, out *Output) {
 	out.EvaluationErrors = sortedErrors(append(out.EvaluationErrors, rs.evalErrors...))
 	out.EffectiveDerivedRoles = append(out.EffectiveDerivedRoles, rs.effective...)
 	sort.Strings(out.EffectiveDerivedRoles)
+	return rs.nowVal != nil
 }
 
 // decider holds what is fixed for one input: versions, scope chains and role sets.
