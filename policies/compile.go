@@ -23,6 +23,8 @@ type setBuilder struct {
 	exportConst map[string]*Policy
 
 	compiledDerived map[string]map[string]*derivedRole // set name → role name → role
+	// disabled holds the disabled policies by key, to explain why a dependency is missing.
+	disabled map[string]*Policy
 	// duplicates are compiled only to report their own problems too.
 	duplicates    []*Policy
 	schemaReg     *schemas.Registry
@@ -61,6 +63,7 @@ func compileRepository(repo *Repository, cfg Config, ps *problems) *Set {
 		exportVars:      map[string]*Policy{},
 		exportConst:     map[string]*Policy{},
 		compiledDerived: map[string]map[string]*derivedRole{},
+		disabled:        map[string]*Policy{},
 		schemaReg:       schemas.NewRegistry(repo.Schemas),
 	}
 	b.index(repo.Policies)
@@ -74,7 +77,13 @@ func compileRepository(repo *Repository, cfg Config, ps *problems) *Set {
 func (b *setBuilder) index(pols []*Policy) {
 	sort.SliceStable(pols, func(i, j int) bool { return pols[i].File < pols[j].File })
 	for _, p := range pols {
-		if p.Disabled || p.Kind == KindUnknown || !p.complete() {
+		if p.Kind == KindUnknown || !p.complete() {
+			continue
+		}
+		if p.Disabled {
+			if _, dup := b.disabled[p.Key()]; !dup {
+				b.disabled[p.Key()] = p
+			}
 			continue
 		}
 		var prev *Policy
@@ -93,7 +102,7 @@ func (b *setBuilder) index(pols []*Policy) {
 			prev = putOnce(b.exportConst, p.ExportConstants.Name, p)
 		}
 		if prev != nil {
-			b.probs.add(ErrRepository, p.File, p.KindPos, "duplicate policy definition: %s is already defined in %s", p.Key(), prev.File)
+			b.probs.add(ErrRepository, p.File, p.Pos, "duplicate policy definition: %s is already defined in %s", p.Key(), prev.File)
 			b.duplicates = append(b.duplicates, p)
 		}
 	}
@@ -143,13 +152,16 @@ func parentScopes(scope string) []string {
 
 // checkAncestors requires every scoped resource or principal policy to have a policy for
 // the same kind (or principal) and version in each ancestor scope. A role policy in an
-// ancestor scope satisfies a resource policy's requirement.
+// ancestor scope satisfies a resource policy's requirement. Each missing policy is
+// reported once, in the file of its most specific descendant, naming every descendant;
+// a disabled policy that would fill the gap is reported too.
 func (b *setBuilder) checkAncestors() {
 	roleScopes := map[string]bool{}
 	for id := range b.roles {
 		roleScopes[id.scope] = true
 	}
 	check := func(m map[policyID]*Policy, key func(policyID) string, allowRoleScopes bool) {
+		missing := map[string][]*Policy{}
 		for id, p := range m {
 			for _, anc := range parentScopes(id.scope) {
 				if _, ok := m[policyID{id.name, id.version, anc}]; ok {
@@ -158,14 +170,52 @@ func (b *setBuilder) checkAncestors() {
 				if allowRoleScopes && roleScopes[anc] {
 					continue
 				}
-				b.probs.add(ErrRepository, p.File, p.KindPos,
-					"missing policy definition: scoped policy %s is not found but is required by descendant policy %s",
-					key(policyID{id.name, id.version, anc}), p.Key())
+				k := key(policyID{id.name, id.version, anc})
+				missing[k] = append(missing[k], p)
+			}
+		}
+		keys := make([]string, 0, len(missing))
+		for k := range missing {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			desc := missing[k]
+			sort.Slice(desc, func(i, j int) bool {
+				di, dj := strings.Count(desc[i].scope(), ".")+1, strings.Count(desc[j].scope(), ".")+1
+				if di != dj {
+					return di > dj
+				}
+				return desc[i].File < desc[j].File
+			})
+			names := make([]string, len(desc))
+			for i, d := range desc {
+				names[i] = d.Key()
+			}
+			sort.Strings(names)
+			list := strings.Join(names, ", ")
+			noun := "policy"
+			if len(names) > 1 {
+				noun = "policies"
+			}
+			b.probs.add(ErrRepository, desc[0].File, desc[0].Pos,
+				"missing policy definition: scoped policy %s is not found but is required by descendant %s %s", k, noun, list)
+			if d, ok := b.disabled[k]; ok {
+				b.probs.add(ErrRepository, d.File, d.Pos,
+					"disabled policy: %s is disabled but is required by descendant %s %s (remove disabled: true or disable the descendants)", k, noun, list)
 			}
 		}
 	}
 	check(b.resources, func(id policyID) string { return resourceKey(id.name, id.version, id.scope) }, true)
 	check(b.principals, func(id policyID) string { return principalKey(id.name, id.version, id.scope) }, false)
+}
+
+// disabledNote explains that an import names a disabled policy, or returns "".
+func (b *setBuilder) disabledNote(key string) string {
+	if d, ok := b.disabled[key]; ok {
+		return fmt.Sprintf(" (%s in %s is disabled)", key, d.File)
+	}
+	return ""
 }
 
 // checkScopePermissions rejects scopes whose resource and principal policies disagree on
@@ -265,13 +315,13 @@ func (b *setBuilder) compiler(file string) *exprCompiler {
 	return &exprCompiler{env: b.env, probs: b.probs, file: file}
 }
 
-func (b *setBuilder) compileSchema(p *Policy, ref *SchemaRef) *schemaCheck {
+func (b *setBuilder) compileSchema(p *Policy, ref *SchemaRef, what string) *schemaCheck {
 	if ref == nil {
 		return nil
 	}
 	s, err := b.schemaReg.Compile(ref.Ref)
 	if err != nil {
-		b.probs.add(ErrCompile, p.File, ref.Pos, "invalid schema: %v", err)
+		b.probs.add(ErrCompile, p.File, ref.Pos, "invalid schema: cannot load %s schema %q: %v", what, ref.Ref, err)
 		return nil
 	}
 	sc := &schemaCheck{schema: s}
@@ -287,11 +337,12 @@ func (b *setBuilder) compileResourcePolicy(p *Policy) *resourcePolicy {
 	env := b.buildEnv(p, key, body.Constants, body.Variables, p.TopVariables)
 	rp := &resourcePolicy{key: key, scope: body.Scope, perms: body.ScopePermissions}
 	if body.Schemas != nil {
-		rp.principalSchema = b.compileSchema(p, body.Schemas.Principal)
-		rp.resourceSchema = b.compileSchema(p, body.Schemas.Resource)
+		rp.principalSchema = b.compileSchema(p, body.Schemas.Principal, "principal")
+		rp.resourceSchema = b.compileSchema(p, body.Schemas.Resource, "resource")
 	}
 	imported := b.importedDerivedRoles(p, key, body.ImportDerivedRoles)
 	used := map[*derivedRole]bool{}
+	unknown := map[string][]Ref{}
 	for _, r := range body.Rules {
 		cr := &rule{
 			name:    r.Name,
@@ -304,7 +355,7 @@ func (b *setBuilder) compileResourcePolicy(p *Policy) *resourcePolicy {
 			cr.roles = newMatcher(r.Roles)
 		}
 		for _, ref := range r.DerivedRoles {
-			dr, ok := b.resolveDerivedRole(p, ref, imported)
+			dr, ok := b.resolveDerivedRole(p, ref, imported, unknown)
 			if !ok {
 				continue
 			}
@@ -319,7 +370,25 @@ func (b *setBuilder) compileResourcePolicy(p *Policy) *resourcePolicy {
 		cr.requireParentalConsent(body.ScopePermissions)
 		rp.rules = append(rp.rules, cr)
 	}
+	reportUnknownDerivedRoles(b.probs, p.File, unknown)
 	return rp
+}
+
+// reportUnknownDerivedRoles reports each unknown derived role once, at its last use, as
+// Cerbos does, listing where else it is used.
+func reportUnknownDerivedRoles(ps *problems, file string, unknown map[string][]Ref) {
+	for name, refs := range unknown {
+		last := refs[len(refs)-1]
+		also := ""
+		if len(refs) > 1 {
+			at := make([]string, len(refs)-1)
+			for i, r := range refs[:len(refs)-1] {
+				at[i] = r.Pos.String()
+			}
+			also = " (also used at " + strings.Join(at, ", ") + ")"
+		}
+		ps.add(ErrCompile, file, last.Pos, "unknown derived role: derived role '%s' is not defined in any imports%s", name, also)
+	}
 }
 
 // importedDerivedRoles maps each derived role name to the definitions found in the
@@ -329,7 +398,7 @@ func (b *setBuilder) importedDerivedRoles(p *Policy, key string, imports []Ref) 
 	for _, imp := range imports {
 		set, ok := b.compiledDerived[imp.Name]
 		if !ok {
-			b.probs.add(ErrRepository, p.File, imp.Pos, "import not found: cannot find derived roles '%s' imported by policy %s", imp.Name, key)
+			b.probs.add(ErrRepository, p.File, imp.Pos, "import not found: cannot find derived roles '%s' imported by policy %s%s", imp.Name, key, b.disabledNote("derived_roles."+imp.Name))
 			continue
 		}
 		for name, dr := range set {
@@ -345,11 +414,11 @@ type importedRole struct {
 	file string
 }
 
-func (b *setBuilder) resolveDerivedRole(p *Policy, ref Ref, imported map[string][]importedRole) (*derivedRole, bool) {
+func (b *setBuilder) resolveDerivedRole(p *Policy, ref Ref, imported map[string][]importedRole, unknown map[string][]Ref) (*derivedRole, bool) {
 	cands := imported[ref.Name]
 	switch len(cands) {
 	case 0:
-		b.probs.add(ErrCompile, p.File, ref.Pos, "unknown derived role: derived role '%s' is not defined in any imports", ref.Name)
+		unknown[ref.Name] = append(unknown[ref.Name], ref)
 		return nil, false
 	case 1:
 		return cands[0].dr, true

@@ -21,6 +21,8 @@ type policyEnv struct {
 type definition struct {
 	origin string // "import 'x'" or "policy local variables"
 	where  string // file:line:column
+	file   string
+	pos    Position
 }
 
 // buildEnv gathers a policy's constants and variables (imported, local and the deprecated
@@ -33,34 +35,38 @@ func (b *setBuilder) buildEnv(p *Policy, key string, consts Constants, vars Vari
 	pe.env = env
 
 	constVals := constNamespace{}
-	constDefs := map[string]definition{}
-	addConst := func(file, origin string, nv NamedValue) {
-		if !b.checkIdentifier(file, nv.Pos, "constant", nv.Name) {
-			return
-		}
-		def := definition{origin: origin, where: fmt3(file, nv.Pos)}
-		if prev, dup := constDefs[nv.Name]; dup {
-			b.probs.add(ErrCompile, p.File, nv.Pos, "constant redefined: Constant '%s' has multiple definitions in %s (%s) and %s (%s)",
-				nv.Name, prev.origin, prev.where, def.origin, def.where)
-			return
-		}
-		constDefs[nv.Name] = def
-		constVals[nv.Name] = toCELValue(nv.Value)
-		pe.consts[nv.Name] = true
+	type constSource struct {
+		file, origin string
+		def          NamedValue
 	}
+	var constSources []constSource
 	for _, imp := range consts.Import {
 		ec, ok := b.exportConst[imp.Name]
 		if !ok {
-			b.probs.add(ErrRepository, p.File, imp.Pos, "import not found: cannot find constants '%s' imported by policy %s", imp.Name, key)
+			b.probs.add(ErrRepository, p.File, imp.Pos, "import not found: cannot find constants '%s' imported by policy %s%s", imp.Name, key, b.disabledNote("export_constants."+imp.Name))
 			continue
 		}
 		for _, nv := range ec.ExportConstants.Definitions {
-			addConst(ec.File, fmt.Sprintf("import '%s'", imp.Name), nv)
+			constSources = append(constSources, constSource{ec.File, fmt.Sprintf("import '%s'", imp.Name), nv})
 		}
 	}
 	for _, nv := range consts.Local {
-		addConst(p.File, "policy local constants", nv)
+		constSources = append(constSources, constSource{p.File, "policy local constants", nv})
 	}
+	constDefs := map[string][]definition{}
+	var constOrder []string
+	for _, c := range constSources {
+		if !b.checkIdentifier(c.file, c.def.Pos, "constant", c.def.Name) {
+			continue
+		}
+		if _, dup := constDefs[c.def.Name]; !dup {
+			constOrder = append(constOrder, c.def.Name)
+			constVals[c.def.Name] = toCELValue(c.def.Value)
+			pe.consts[c.def.Name] = true
+		}
+		constDefs[c.def.Name] = append(constDefs[c.def.Name], definition{origin: c.origin, where: fmt3(c.file, c.def.ValuePos), file: c.file, pos: c.def.ValuePos})
+	}
+	b.reportRedefinitions(p.File, "constant", constOrder, constDefs)
 	env.consts = &objectValue{typ: constantsType, obj: constVals}
 
 	type varSource struct {
@@ -71,7 +77,7 @@ func (b *setBuilder) buildEnv(p *Policy, key string, consts Constants, vars Vari
 	for _, imp := range vars.Import {
 		ev, ok := b.exportVars[imp.Name]
 		if !ok {
-			b.probs.add(ErrRepository, p.File, imp.Pos, "import not found: cannot find variables '%s' imported by policy %s", imp.Name, key)
+			b.probs.add(ErrRepository, p.File, imp.Pos, "import not found: cannot find variables '%s' imported by policy %s%s", imp.Name, key, b.disabledNote("export_variables."+imp.Name))
 			continue
 		}
 		for _, d := range ev.ExportVariables.Definitions {
@@ -82,9 +88,10 @@ func (b *setBuilder) buildEnv(p *Policy, key string, consts Constants, vars Vari
 		sources = append(sources, varSource{p.File, "policy local variables", d})
 	}
 	for _, d := range topVars {
-		sources = append(sources, varSource{p.File, "top-level policy variables (deprecated)", d})
+		sources = append(sources, varSource{p.File, "deprecated top-level policy variables", d})
 	}
-	varDefs := map[string]definition{}
+	varDefs := map[string][]definition{}
+	var varOrder []string
 	type pending struct {
 		src  varSource
 		refs *refs
@@ -94,13 +101,13 @@ func (b *setBuilder) buildEnv(p *Policy, key string, consts Constants, vars Vari
 		if !b.checkIdentifier(s.file, s.def.Pos, "variable", s.def.Name) {
 			continue
 		}
-		def := definition{origin: s.origin, where: fmt3(s.file, s.def.Pos)}
-		if prev, dup := varDefs[s.def.Name]; dup {
-			b.probs.add(ErrCompile, p.File, s.def.Pos, "variable redefined: Variable '%s' has multiple definitions in %s (%s) and %s (%s)",
-				s.def.Name, prev.origin, prev.where, def.origin, def.where)
+		def := definition{origin: s.origin, where: fmt3(s.file, s.def.Expr.Node), file: s.file, pos: s.def.Expr.Node}
+		if _, dup := varDefs[s.def.Name]; dup {
+			varDefs[s.def.Name] = append(varDefs[s.def.Name], def)
 			continue
 		}
-		varDefs[s.def.Name] = def
+		varDefs[s.def.Name] = []definition{def}
+		varOrder = append(varOrder, s.def.Name)
 		c := b.compiler(s.file)
 		prog, rf := c.compile(&s.def.Expr)
 		env.varIdx[s.def.Name] = len(env.vars)
@@ -109,16 +116,17 @@ func (b *setBuilder) buildEnv(p *Policy, key string, consts Constants, vars Vari
 			compiled = append(compiled, pending{s, rf})
 		}
 	}
+	b.reportRedefinitions(p.File, "variable", varOrder, varDefs)
 	graph := map[string][]string{}
 	for _, pd := range compiled {
 		for _, c := range pd.refs.consts {
 			if !pe.consts[c] {
-				b.probs.add(ErrCompile, pd.src.file, pd.src.def.Pos, "undefined constant: Undefined constant '%s' referenced in variable '%s'", c, pd.src.def.Name)
+				b.probs.add(ErrCompile, pd.src.file, pd.src.def.Expr.Node, "undefined constant: Undefined constant '%s' referenced in variable '%s'", c, pd.src.def.Name)
 			}
 		}
 		for _, v := range pd.refs.vars {
 			if _, ok := env.varIdx[v]; !ok {
-				b.probs.add(ErrCompile, pd.src.file, pd.src.def.Pos, "undefined variable: Undefined variable '%s' referenced in variable '%s'", v, pd.src.def.Name)
+				b.probs.add(ErrCompile, pd.src.file, pd.src.def.Expr.Node, "undefined variable: Undefined variable '%s' referenced in variable '%s'", v, pd.src.def.Name)
 				continue
 			}
 			graph[pd.src.def.Name] = append(graph[pd.src.def.Name], v)
@@ -165,80 +173,110 @@ func (b *setBuilder) checkIdentifier(file string, pos Position, what, name strin
 	return true
 }
 
-// reportCycles finds variables that depend on themselves, directly or through others.
-func (b *setBuilder) reportCycles(file string, graph map[string][]string, defs map[string]definition) {
-	const (
-		white = iota
-		grey
-		black
-	)
-	color := map[string]int{}
-	var stack []string
-	reported := map[string]bool{}
-	var visit func(string)
-	visit = func(n string) {
-		color[n] = grey
-		stack = append(stack, n)
-		for _, m := range graph[n] {
-			switch color[m] {
-			case white:
-				visit(m)
-			case grey:
-				i := len(stack) - 1
-				for stack[i] != m {
-					i--
-				}
-				cycle := append([]string(nil), stack[i:]...)
-				sort.Strings(cycle)
-				if !reported[strings.Join(cycle, ",")] {
-					reported[strings.Join(cycle, ",")] = true
-					b.reportCycle(file, cycle, defs)
-				}
+// reportRedefinitions reports, once per name, a variable or constant defined more than
+// once, listing every definition; the first one is the one used.
+func (b *setBuilder) reportRedefinitions(file, what string, order []string, defs map[string][]definition) {
+	for _, name := range order {
+		ds := defs[name]
+		if len(ds) < 2 {
+			continue
+		}
+		parts := make([]string, len(ds))
+		for i, d := range ds {
+			parts[i] = fmt.Sprintf("%s (%s)", d.origin, d.where)
+		}
+		at := ds[1]
+		for _, d := range ds {
+			if d.file == file {
+				at = d
+				break
 			}
 		}
-		stack = stack[:len(stack)-1]
-		color[n] = black
+		title := strings.ToUpper(what[:1]) + what[1:]
+		b.probs.add(ErrCompile, file, at.pos, "%s redefined: %s '%s' has multiple definitions in %s", what, title, name, joinList(parts))
 	}
+}
+
+// joinList joins "a", "a and b" or "a, b, and c".
+func joinList(parts []string) string {
+	switch len(parts) {
+	case 0:
+		return ""
+	case 1:
+		return parts[0]
+	case 2:
+		return parts[0] + " and " + parts[1]
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + ", and " + parts[len(parts)-1]
+}
+
+// reportCycles reports every set of variables that depend on each other (each strongly
+// connected component of the reference graph with more than one variable, or one that
+// refers to itself), once, at its first variable.
+func (b *setBuilder) reportCycles(file string, graph map[string][]string, defs map[string][]definition) {
 	names := make([]string, 0, len(graph))
 	for n := range graph {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	for _, n := range names {
-		if color[n] == white {
-			visit(n)
+	index := map[string]int{}
+	low := map[string]int{}
+	onStack := map[string]bool{}
+	var stack []string
+	var comps [][]string
+	var strong func(string)
+	strong = func(v string) {
+		index[v] = len(index)
+		low[v] = index[v]
+		stack = append(stack, v)
+		onStack[v] = true
+		for _, w := range graph[v] {
+			if _, seen := index[w]; !seen {
+				strong(w)
+				low[v] = min(low[v], low[w])
+			} else if onStack[w] {
+				low[v] = min(low[v], index[w])
+			}
 		}
+		if low[v] == index[v] {
+			var comp []string
+			for {
+				w := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				onStack[w] = false
+				comp = append(comp, w)
+				if w == v {
+					break
+				}
+			}
+			comps = append(comps, comp)
+		}
+	}
+	for _, n := range names {
+		if _, seen := index[n]; !seen {
+			strong(n)
+		}
+	}
+	for _, comp := range comps {
+		if len(comp) == 1 && !containsString(graph[comp[0]], comp[0]) {
+			continue
+		}
+		sort.Strings(comp)
+		b.reportCycle(file, comp, defs)
 	}
 }
 
-func (b *setBuilder) reportCycle(file string, cycle []string, defs map[string]definition) {
-	pos := positionOf(defs[cycle[0]].where)
+func (b *setBuilder) reportCycle(file string, cycle []string, defs map[string][]definition) {
+	first := defs[cycle[0]][0]
 	if len(cycle) == 1 {
-		b.probs.add(ErrCompile, file, pos, "cyclical variable definitions: Variable '%s' references itself", cycle[0])
+		b.probs.add(ErrCompile, first.file, first.pos, "cyclical variable definitions: Variable '%s' references itself", cycle[0])
 		return
 	}
 	parts := make([]string, len(cycle))
 	for i, n := range cycle {
-		parts[i] = fmt.Sprintf("'%s' (%s)", n, defs[n].where)
+		parts[i] = fmt.Sprintf("'%s' (%s)", n, defs[n][0].where)
 	}
-	var list string
-	if len(parts) == 2 {
-		list = parts[0] + " and " + parts[1]
-	} else {
-		list = strings.Join(parts[:len(parts)-1], ", ") + ", and " + parts[len(parts)-1]
-	}
-	b.probs.add(ErrCompile, file, pos, "cyclical variable definitions: Variables %s form a cycle", list)
-}
-
-// positionOf recovers line and column from a "file:line:column" string.
-func positionOf(where string) Position {
-	var p Position
-	parts := strings.Split(where, ":")
-	if len(parts) >= 3 {
-		fmt.Sscanf(parts[len(parts)-2], "%d", &p.Line)
-		fmt.Sscanf(parts[len(parts)-1], "%d", &p.Column)
-	}
-	return p
+	b.probs.add(ErrCompile, first.file, first.pos, "cyclical variable definitions: Variables %s form a cycle", joinList(parts))
 }
 
 // compileExpr compiles an expression of this policy and checks its V/C references.

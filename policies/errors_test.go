@@ -76,7 +76,7 @@ resourcePolicy:
 		{
 			name: "yaml syntax",
 			file: "apiVersion: api.cerbos.dev/v1\nresourcePolicy:\n  resource: \"doc\n",
-			want: []string{"p.yaml:3:1: invalid YAML"},
+			want: []string{"p.yaml:3:3: invalid YAML"},
 		},
 		{
 			name: "several problems at once",
@@ -86,7 +86,7 @@ resourcePolicy:
 		{
 			name: "condition scripts",
 			file: rule("          expr: \"true\"\n        script: x\n"),
-			want: []string{"p.yaml:12:9: scripts in conditions are no longer supported"},
+			want: []string{"p.yaml:9:7: scripts in conditions are no longer supported"},
 		},
 	}
 	for _, tt := range tests {
@@ -128,7 +128,7 @@ func TestProblemsAcrossFilesAreAllReported(t *testing.T) {
 		t.Fatal("Load succeeded")
 	}
 	msg := err.Error()
-	for _, want := range []string{`a.yaml:4:3: unknown field "bogus"`, "b.yaml:9:", "d.yaml:2:1: duplicate policy definition: resource.doc.vdefault is already defined in c.yaml"} {
+	for _, want := range []string{`a.yaml:4:3: unknown field "bogus"`, "b.yaml:9:", "d.yaml:1:11: duplicate policy definition: resource.doc.vdefault is already defined in c.yaml"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("missing %q in:\n%s", want, msg)
 		}

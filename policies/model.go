@@ -82,7 +82,8 @@ type Policy struct {
 // Expr is a CEL expression with the place it came from, so errors can point into the file.
 type Expr struct {
 	Src   string
-	Pos   Position   // position of the scalar node holding the expression
+	Pos   Position   // where the expression's text starts (inside quotes, below a block indicator)
+	Node  Position   // where the scalar holding it starts (the quote or the | or > indicator)
 	Style yaml.Style // literal/folded block scalars start on the next line
 }
 
@@ -97,7 +98,9 @@ type NamedExpr struct {
 type NamedValue struct {
 	Name  string
 	Value any
-	Pos   Position
+	Pos   Position // of the name
+	// ValuePos is where the value starts.
+	ValuePos Position
 }
 
 // Ref is a name that refers to another policy (an import) or a derived role.

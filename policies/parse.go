@@ -36,48 +36,131 @@ func ParsePolicy(file string, data []byte) (*Policy, error) {
 }
 
 func parsePolicy(file string, data []byte, ps *problems) *Policy {
+	docs, ok := decodeDocuments(file, data, ps)
+	if !ok || len(docs) == 0 {
+		return nil
+	}
+	if len(docs) > 1 {
+		ps.add(ErrParse, file, nodePos(docs[1], "$"), "more than one YAML document detected")
+		return nil
+	}
+	return readPolicyDocument(file, data, docs[0].Content[0], ps)
+}
+
+// maxDocuments bounds the documents read from one stream.
+const maxDocuments = 1000
+
+// parseStream reads every document of a YAML stream as a policy, as the Cerbos parser
+// does (a disk store then rejects files with more than one). Documents that are not
+// policies are nil in the result; broken YAML yields no documents.
+func parseStream(file string, data []byte, ps *problems) []*Policy {
+	docs, ok := decodeDocuments(file, data, ps)
+	if !ok {
+		return nil
+	}
+	out := make([]*Policy, len(docs))
+	for i, d := range docs {
+		out[i] = readPolicyDocument(file, data, d.Content[0], ps)
+	}
+	return out
+}
+
+// decodeDocuments returns every non-empty document node of a YAML stream.
+// On a syntax error it reports the error (and, if found, the quoting mistake behind it)
+// and returns false.
+func decodeDocuments(file string, data []byte, ps *problems) ([]*yaml.Node, bool) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
+	var docs []*yaml.Node
+	for len(docs) <= maxDocuments {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
 		if errors.Is(err, io.EOF) {
-			return nil
+			return docs, true
 		}
-		ps.add(ErrParse, file, yamlErrorPos(err), "%s", yamlErrorMessage(err))
-		return nil
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		if len(extra.Content) > 0 {
-			ps.add(ErrParse, file, nodePos(&extra, "$"), "more than one YAML document detected")
-			return nil
+		if err != nil {
+			if !reportQuotedPrefixes(file, data, ps) {
+				ps.add(ErrParse, file, yamlErrorPos(err, data), "%s", yamlErrorMessage(err))
+			}
+			return nil, false
 		}
-	} else if !errors.Is(err, io.EOF) {
-		ps.add(ErrParse, file, yamlErrorPos(err), "%s", yamlErrorMessage(err))
-		return nil
+		if len(doc.Content) > 0 {
+			docs = append(docs, &doc)
+		}
 	}
-	if len(doc.Content) == 0 {
-		return nil
-	}
-	root := doc.Content[0]
+	ps.add(ErrParse, file, Position{Line: 1, Column: 1, Path: "$"}, "more than %d YAML documents", maxDocuments)
+	return nil, false
+}
+
+// readPolicyDocument reads one document as a policy. As in Cerbos, constraint violations
+// are reported only for a document that has no parse errors (unknown fields, wrong types).
+func readPolicyDocument(file string, data []byte, root *yaml.Node, ps *problems) *Policy {
 	if resolve(root) == nil || resolve(root).Kind != yaml.MappingNode {
-		ps.add(ErrParse, file, Position{Line: 1, Column: 1, Path: "$"}, "invalid document: contents are not valid YAML or JSON")
+		ps.add(ErrParse, file, Position{Line: max(root.Line, 1), Column: 1, Path: "$"}, "invalid document: contents are not valid YAML or JSON")
 		return nil
 	}
-	pr := &policyReader{nodeReader: nodeReader{file: file, probs: ps}, lines: bytes.Split(data, []byte("\n"))}
-	return pr.policy(root)
+	start := len(ps.list)
+	pr := &policyReader{nodeReader: nodeReader{file: file, probs: ps, lines: bytes.Split(data, []byte("\n"))}}
+	p := pr.policy(root)
+	parseErrors := false
+	for _, prob := range ps.list[start:] {
+		parseErrors = parseErrors || prob.Category == ErrParse
+	}
+	if parseErrors {
+		kept := ps.list[:start]
+		for _, prob := range ps.list[start:] {
+			if prob.Category != ErrValidation {
+				kept = append(kept, prob)
+			}
+		}
+		ps.list = kept
+	}
+	return p
+}
+
+// quotedPrefix finds a flow value that starts with a quoted string and goes on after the
+// closing quote ("expr: "a" in b"), which YAML rejects with a confusing message.
+var quotedPrefix = regexp.MustCompile(`^(\s*(?:- )?[^\s:#'"][^:#]*:\s+)("[^"]*"|'[^']*')\s*[^\s#]`)
+
+// reportQuotedPrefixes reports every line of a file that YAML cannot parse because a
+// value starts with a quoted string; it returns false if there is none.
+func reportQuotedPrefixes(file string, data []byte, ps *problems) bool {
+	found := false
+	for i, line := range bytes.Split(data, []byte("\n")) {
+		if m := quotedPrefix.FindSubmatchIndex(line); m != nil {
+			ps.add(ErrParse, file, Position{Line: i + 1, Column: m[3] + 1},
+				"invalid YAML string: a value that starts with a quote must end with it; use a literal (|) or folded (>) block for expressions containing quotes")
+			found = true
+		}
+	}
+	return found
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-func yamlErrorPos(err error) Position {
+// yamlErrorPos places a YAML syntax error: yaml.v3 gives only a line, sometimes one past
+// the end of the text; the column is that of the line's first character.
+func yamlErrorPos(err error, data []byte) Position {
 	var line int
 	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
 		fmt.Sscanf(m[1], "%d", &line)
 	}
-	if line == 0 {
-		line = 1
+	lines := bytes.Split(data, []byte("\n"))
+	last := len(lines)
+	for last > 1 && len(bytes.TrimSpace(lines[last-1])) == 0 {
+		last--
 	}
-	return Position{Line: line, Column: 1, Path: "$"}
+	line = min(max(line, 1), last)
+	col := 1
+	if line <= len(lines) {
+		text := []rune(string(lines[line-1]))
+		for col <= len(text) && (text[col-1] == ' ' || text[col-1] == '\t') {
+			col++
+		}
+		if col > len(text) {
+			col = 1
+		}
+	}
+	return Position{Line: line, Column: col, Path: "$"}
 }
 
 func yamlErrorMessage(err error) string {
@@ -90,11 +173,10 @@ func yamlErrorMessage(err error) string {
 
 type policyReader struct {
 	nodeReader
-	lines [][]byte
 }
 
 func (r *policyReader) policy(root *yaml.Node) *Policy {
-	p := &Policy{File: r.file, Pos: nodePos(root, "$")}
+	p := &Policy{File: r.file, Pos: r.pos(root, "$")}
 	fs, ok := r.fields(root, "$")
 	if !ok {
 		return nil
@@ -286,7 +368,7 @@ func (r *policyReader) expr(n *yaml.Node, path string) *Expr {
 		return nil
 	}
 	rn := resolve(n)
-	e := &Expr{Src: s, Pos: nodePos(rn, path), Style: rn.Style}
+	e := &Expr{Src: s, Pos: nodePos(rn, path), Node: nodePos(rn, path), Style: rn.Style}
 	switch {
 	case rn.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0:
 		// Block scalars start on the line after the indicator, at the block's indentation.
@@ -333,7 +415,7 @@ func (r *policyReader) namedValues(n *yaml.Node, path string) []NamedValue {
 		if !ok {
 			continue
 		}
-		out = append(out, NamedValue{Name: e.key.Value, Value: v, Pos: nodePos(e.key, e.path)})
+		out = append(out, NamedValue{Name: e.key.Value, Value: v, Pos: nodePos(e.key, e.path), ValuePos: r.pos(e.val, e.path)})
 	}
 	return out
 }
@@ -370,7 +452,8 @@ func (r *policyReader) variables(n *yaml.Node, path string) Variables {
 	return v
 }
 
-func (r *policyReader) condition(n *yaml.Node, path string) *Condition {
+func (r *policyReader) condition(cf field) *Condition {
+	n, path := cf.val, cf.path
 	if isNull(n) {
 		return nil
 	}
@@ -384,7 +467,7 @@ func (r *policyReader) condition(n *yaml.Node, path string) *Condition {
 		case "match":
 			c = r.match(f.val, f.path, 0)
 		case "script":
-			r.errorAt(ErrCompile, f.key, f.path, "scripts in conditions are no longer supported")
+			r.errorAt(ErrCompile, cf.key, cf.path, "scripts in conditions are no longer supported: write the condition as a CEL expression under match.expr")
 		default:
 			r.unknownField(f)
 		}
@@ -401,7 +484,7 @@ func (r *policyReader) match(n *yaml.Node, path string, depth int) *Condition {
 	if !ok {
 		return nil
 	}
-	c := &Condition{Pos: nodePos(resolve(n), path)}
+	c := &Condition{Pos: r.pos(n, path)}
 	set := 0
 	for _, f := range fs {
 		switch f.name {
@@ -455,7 +538,16 @@ func (r *policyReader) matchList(n *yaml.Node, path string, depth int) []*Condit
 	return out
 }
 
-func (r *policyReader) output(n *yaml.Node, path string) *RuleOutput {
+// optionalExpr reads an expression field that may be left empty.
+func (r *policyReader) optionalExpr(f field) *Expr {
+	if isNull(f.val) {
+		return nil
+	}
+	return r.expr(f.val, f.path)
+}
+
+func (r *policyReader) output(of field) *RuleOutput {
+	n, path := of.val, of.path
 	if isNull(n) {
 		return nil
 	}
@@ -463,20 +555,20 @@ func (r *policyReader) output(n *yaml.Node, path string) *RuleOutput {
 	if !ok {
 		return nil
 	}
-	o := &RuleOutput{Pos: nodePos(resolve(n), path)}
+	o := &RuleOutput{Pos: r.pos(n, path)}
 	var deprecated *Expr
 	for _, f := range fs {
 		switch f.name {
 		case "expr":
-			deprecated = r.expr(f.val, f.path)
+			deprecated = r.optionalExpr(f)
 		case "when":
 			wfs, _ := r.fields(f.val, f.path)
 			for _, wf := range wfs {
 				switch wf.name {
 				case "ruleActivated":
-					o.RuleActivated = r.expr(wf.val, wf.path)
+					o.RuleActivated = r.optionalExpr(wf)
 				case "conditionNotMet":
-					o.ConditionNotMet = r.expr(wf.val, wf.path)
+					o.ConditionNotMet = r.optionalExpr(wf)
 				default:
 					r.unknownField(wf)
 				}
@@ -489,7 +581,7 @@ func (r *policyReader) output(n *yaml.Node, path string) *RuleOutput {
 		o.RuleActivated = deprecated
 	}
 	if o.RuleActivated == nil && o.ConditionNotMet == nil {
-		r.errorAt(ErrCompile, resolve(n), path, "empty output: output must have an expression (when.ruleActivated, when.conditionNotMet or expr)")
+		r.errorAt(ErrCompile, of.key, path, "empty output: output must have at least one expression (when.ruleActivated, when.conditionNotMet or expr)")
 		return nil
 	}
 	return o

@@ -11,7 +11,7 @@ func (r *policyReader) resourcePolicy(n *yaml.Node, path string) *ResourcePolicy
 	if !ok {
 		return nil
 	}
-	rp := &ResourcePolicy{Pos: nodePos(resolve(n), path)}
+	rp := &ResourcePolicy{Pos: r.pos(n, path)}
 	for _, f := range fs {
 		switch f.name {
 		case "resource", "version":
@@ -28,6 +28,10 @@ func (r *policyReader) resourcePolicy(n *yaml.Node, path string) *ResourcePolicy
 					rp.Rules = append(rp.Rules, rule)
 					if rule.Name == "" {
 						rule.Name = fmt.Sprintf("rule-%03d", i+1)
+					}
+					if len(rule.Roles) == 0 && len(rule.DerivedRoles) == 0 {
+						r.probs.add(ErrValidation, r.file, rule.Pos,
+							"invalid resource rule: rule '%s' does not specify any roles or derived roles to be matched (set roles or derivedRoles)", rule.Name)
 					}
 				}
 			}
@@ -63,7 +67,7 @@ func (r *policyReader) resourceRule(n *yaml.Node, path string) *ResourceRule {
 	if !ok {
 		return nil
 	}
-	rule := &ResourceRule{Pos: nodePos(resolve(n), path)}
+	rule := &ResourceRule{Pos: r.pos(n, path)}
 	hasEffect := false
 	for _, f := range fs {
 		switch f.name {
@@ -84,9 +88,9 @@ func (r *policyReader) resourceRule(n *yaml.Node, path string) *ResourceRule {
 		case "derivedRoles":
 			rule.DerivedRoles = r.refs(f.val, f.path)
 		case "condition":
-			rule.Condition = r.condition(f.val, f.path)
+			rule.Condition = r.condition(f)
 		case "output":
-			rule.Output = r.output(f.val, f.path)
+			rule.Output = r.output(f)
 		default:
 			r.unknownField(f)
 		}
@@ -96,9 +100,6 @@ func (r *policyReader) resourceRule(n *yaml.Node, path string) *ResourceRule {
 	}
 	if !hasEffect {
 		r.validationError(resolve(n), path+".effect", "value is required")
-	}
-	if len(rule.Roles) == 0 && len(rule.DerivedRoles) == 0 {
-		r.validationError(resolve(n), path, "at least one of roles or derivedRoles must be specified")
 	}
 	return rule
 }
@@ -133,10 +134,11 @@ func (r *policyReader) schemaRef(n *yaml.Node, path string) *SchemaRef {
 	if !ok {
 		return nil
 	}
-	ref := &SchemaRef{Pos: nodePos(resolve(n), path)}
+	ref := &SchemaRef{Pos: r.pos(n, path)}
 	for _, f := range fs {
 		switch f.name {
 		case "ref":
+			ref.Pos = nodePos(f.key, f.path)
 		case "ignoreWhen":
 			ifs, _ := r.fields(f.val, f.path)
 			for _, inf := range ifs {
@@ -161,7 +163,7 @@ func (r *policyReader) principalPolicy(n *yaml.Node, path string) *PrincipalPoli
 	if !ok {
 		return nil
 	}
-	pp := &PrincipalPolicy{Pos: nodePos(resolve(n), path)}
+	pp := &PrincipalPolicy{Pos: r.pos(n, path)}
 	for _, f := range fs {
 		switch f.name {
 		case "principal", "version":
@@ -200,7 +202,7 @@ func (r *policyReader) principalRule(n *yaml.Node, path string) *PrincipalRule {
 	if !ok {
 		return nil
 	}
-	rule := &PrincipalRule{Pos: nodePos(resolve(n), path)}
+	rule := &PrincipalRule{Pos: r.pos(n, path)}
 	rule.Resource, _ = r.requiredString(fs, n, path, "resource")
 	for _, f := range fs {
 		switch f.name {
@@ -244,7 +246,7 @@ func (r *policyReader) principalAction(n *yaml.Node, path string) *PrincipalActi
 	if !ok {
 		return nil
 	}
-	a := &PrincipalAction{Pos: nodePos(resolve(n), path)}
+	a := &PrincipalAction{Pos: r.pos(n, path)}
 	hasEffect := false
 	for _, f := range fs {
 		switch f.name {
@@ -256,9 +258,9 @@ func (r *policyReader) principalAction(n *yaml.Node, path string) *PrincipalActi
 			a.Name, _ = r.str(f.val, f.path)
 			r.checkPattern(f.key, f.path, a.Name, ruleNamePattern)
 		case "condition":
-			a.Condition = r.condition(f.val, f.path)
+			a.Condition = r.condition(f)
 		case "output":
-			a.Output = r.output(f.val, f.path)
+			a.Output = r.output(f)
 		default:
 			r.unknownField(f)
 		}
@@ -275,7 +277,7 @@ func (r *policyReader) rolePolicy(n *yaml.Node, path string) *RolePolicy {
 	if !ok {
 		return nil
 	}
-	rp := &RolePolicy{Pos: nodePos(resolve(n), path)}
+	rp := &RolePolicy{Pos: r.pos(n, path)}
 	for _, f := range fs {
 		switch f.name {
 		case "role":
@@ -315,7 +317,7 @@ func (r *policyReader) roleRule(n *yaml.Node, path string) *RoleRule {
 	if !ok {
 		return nil
 	}
-	rule := &RoleRule{Pos: nodePos(resolve(n), path)}
+	rule := &RoleRule{Pos: r.pos(n, path)}
 	for _, f := range fs {
 		switch f.name {
 		case "resource":
@@ -327,9 +329,9 @@ func (r *policyReader) roleRule(n *yaml.Node, path string) *RoleRule {
 			rule.Name, _ = r.str(f.val, f.path)
 			r.checkPattern(f.key, f.path, rule.Name, ruleNamePattern)
 		case "condition":
-			rule.Condition = r.condition(f.val, f.path)
+			rule.Condition = r.condition(f)
 		case "output":
-			rule.Output = r.output(f.val, f.path)
+			rule.Output = r.output(f)
 		default:
 			r.unknownField(f)
 		}
@@ -346,7 +348,7 @@ func (r *policyReader) derivedRoles(n *yaml.Node, path string) *DerivedRoles {
 	if !ok {
 		return nil
 	}
-	dr := &DerivedRoles{Pos: nodePos(resolve(n), path)}
+	dr := &DerivedRoles{Pos: r.pos(n, path)}
 	for _, f := range fs {
 		switch f.name {
 		case "name":
@@ -391,7 +393,7 @@ func (r *policyReader) roleDef(n *yaml.Node, path string) *RoleDef {
 	if !ok {
 		return nil
 	}
-	def := &RoleDef{Pos: nodePos(resolve(n), path)}
+	def := &RoleDef{Pos: r.pos(n, path)}
 	for _, f := range fs {
 		switch f.name {
 		case "name":
@@ -400,7 +402,7 @@ func (r *policyReader) roleDef(n *yaml.Node, path string) *RoleDef {
 			def.ParentRoles, nodes = r.strList(f.val, f.path)
 			r.nonEmptyUnique(def.ParentRoles, nodes, f.key, f.path, true)
 		case "condition":
-			def.Condition = r.condition(f.val, f.path)
+			def.Condition = r.condition(f)
 		default:
 			r.unknownField(f)
 		}
@@ -417,7 +419,7 @@ func (r *policyReader) roleDef(n *yaml.Node, path string) *RoleDef {
 }
 
 func (r *policyReader) exportVariables(n *yaml.Node, path string) *ExportVariables {
-	ev := &ExportVariables{Pos: nodePos(resolve(n), path)}
+	ev := &ExportVariables{Pos: r.pos(n, path)}
 	name, ok := r.export(n, path, func(f field) { ev.Definitions = r.namedExprs(f.val, f.path) })
 	if !ok {
 		return nil
@@ -427,7 +429,7 @@ func (r *policyReader) exportVariables(n *yaml.Node, path string) *ExportVariabl
 }
 
 func (r *policyReader) exportConstants(n *yaml.Node, path string) *ExportConstants {
-	ec := &ExportConstants{Pos: nodePos(resolve(n), path)}
+	ec := &ExportConstants{Pos: r.pos(n, path)}
 	name, ok := r.export(n, path, func(f field) { ec.Definitions = r.namedValues(f.val, f.path) })
 	if !ok {
 		return nil

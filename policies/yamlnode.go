@@ -17,6 +17,8 @@ const maxNodeDepth = 200
 type nodeReader struct {
 	file  string
 	probs *problems
+	// lines is the file's text, split at newlines, for positions yaml.v3 does not record.
+	lines [][]byte
 	// visits counts nodes read, aliases expanded each time they are used, so that a small
 	// file of nested aliases ("billion laughs") is reported instead of expanded.
 	visits    int
@@ -54,14 +56,56 @@ func nodePos(n *yaml.Node, path string) Position {
 	return Position{Line: n.Line, Column: n.Column, Path: path}
 }
 
+// pos is the position Cerbos reports for a node: a block mapping is placed at the colon
+// after its first key (where its first entry begins to have a value); every other node
+// at its first character.
+func (r *nodeReader) pos(n *yaml.Node, path string) Position {
+	rn := resolve(n)
+	if rn == nil {
+		return nodePos(n, path)
+	}
+	if rn.Kind == yaml.MappingNode && rn.Style&yaml.FlowStyle == 0 && len(rn.Content) > 0 {
+		if col := r.colonAfter(rn.Content[0]); col > 0 {
+			return Position{Line: rn.Content[0].Line, Column: col, Path: path}
+		}
+	}
+	return nodePos(rn, path)
+}
+
+// colonAfter finds the column of the ':' that ends a block mapping key, or 0.
+func (r *nodeReader) colonAfter(key *yaml.Node) int {
+	if key.Line < 1 || key.Line > len(r.lines) || key.Column < 1 {
+		return 0
+	}
+	line := []rune(string(r.lines[key.Line-1]))
+	i := key.Column - 1
+	if i >= len(line) {
+		return 0
+	}
+	if q := line[i]; q == '"' || q == '\'' {
+		for i++; i < len(line) && line[i] != q; i++ {
+			if line[i] == '\\' && q == '"' {
+				i++
+			}
+		}
+		i++
+	}
+	for ; i < len(line); i++ {
+		if line[i] == ':' && (i+1 == len(line) || line[i+1] == ' ' || line[i+1] == '\t' || line[i+1] == '\r') {
+			return i + 1
+		}
+	}
+	return 0
+}
+
 func (r *nodeReader) errorAt(cat error, n *yaml.Node, path, format string, args ...any) {
-	r.probs.add(cat, r.file, nodePos(n, path), format, args...)
+	r.probs.add(cat, r.file, r.pos(n, path), format, args...)
 }
 
 // validationError reports a constraint violation in the "field.path: message" style.
 func (r *nodeReader) validationError(n *yaml.Node, path, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	r.probs.add(ErrValidation, r.file, nodePos(n, path), "%s: %s", strings.TrimPrefix(path, "$."), msg)
+	r.probs.add(ErrValidation, r.file, r.pos(n, path), "%s: %s", strings.TrimPrefix(path, "$."), msg)
 }
 
 // resolve follows aliases.
@@ -211,10 +255,13 @@ func (r *nodeReader) unknownField(f field) {
 	r.errorAt(ErrParse, f.key, f.path, "unknown field %q", f.key.Value)
 }
 
-// str reads a string scalar.
+// stringLike are the scalar tags read as strings: Cerbos accepts version: 20210210.
+var stringLike = map[string]bool{"!!str": true, "!!null": true, "!!int": true, "!!float": true, "!!bool": true}
+
+// str reads a string scalar; numbers and booleans are taken as written.
 func (r *nodeReader) str(n *yaml.Node, path string) (string, bool) {
 	rn := resolve(n)
-	if rn == nil || rn.Kind != yaml.ScalarNode || (rn.Tag != "!!str" && rn.Tag != "!!null") {
+	if rn == nil || rn.Kind != yaml.ScalarNode || !stringLike[rn.Tag] {
 		if rn == nil {
 			rn = n
 		}
