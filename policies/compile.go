@@ -163,6 +163,9 @@ func (b *setBuilder) checkAncestors() {
 	check := func(m map[policyID]*Policy, key func(policyID) string, allowRoleScopes bool) {
 		missing := map[string][]*Policy{}
 		for id, p := range m {
+			if !isScope(id.scope) {
+				continue // the scope itself is reported as invalid
+			}
 			for _, anc := range parentScopes(id.scope) {
 				if _, ok := m[policyID{id.name, id.version, anc}]; ok {
 					continue

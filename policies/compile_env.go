@@ -2,6 +2,8 @@ package policies
 
 import (
 	"fmt"
+
+	"github.com/google/cel-go/common/types"
 	"sort"
 	"strings"
 )
@@ -280,12 +282,17 @@ func (b *setBuilder) reportCycle(file string, cycle []string, defs map[string][]
 }
 
 // compileExpr compiles an expression of this policy and checks its V/C references.
-func (pe *policyEnv) compileExpr(e *Expr) *program {
+// A condition (wantBool) must be a boolean expression.
+func (pe *policyEnv) compileExpr(e *Expr, wantBool bool) *program {
 	if e == nil {
 		return nil
 	}
 	prog, rf := pe.c.compile(e)
 	if prog == nil {
+		return nil
+	}
+	if t := rf.result; wantBool && t != nil && t.Kind() != types.BoolKind && t.Kind() != types.DynKind && t.Kind() != types.AnyKind {
+		pe.c.probs.add(ErrCompile, pe.c.file, e.Pos, "invalid expression `%s`: a condition must be a boolean expression, but this one is of type %s", oneLine(e.Src), t)
 		return nil
 	}
 	ok := true
@@ -318,7 +325,7 @@ func (pe *policyEnv) condition(c *Condition) *condNode {
 	}
 	switch {
 	case c.Expr != nil:
-		return &condNode{op: condExpr, prog: pe.compileExpr(c.Expr)}
+		return &condNode{op: condExpr, prog: pe.compileExpr(c.Expr, true)}
 	case c.All != nil:
 		return &condNode{op: condAll, nodes: pe.conditions(c.All)}
 	case c.Any != nil:
@@ -342,7 +349,7 @@ func (pe *policyEnv) output(o *RuleOutput) *outputExprs {
 	if o == nil {
 		return nil
 	}
-	return &outputExprs{activated: pe.compileExpr(o.RuleActivated), notMet: pe.compileExpr(o.ConditionNotMet)}
+	return &outputExprs{activated: pe.compileExpr(o.RuleActivated, false), notMet: pe.compileExpr(o.ConditionNotMet, false)}
 }
 
 func fmt3(file string, p Position) string { return fmt.Sprintf("%s:%d:%d", file, p.Line, p.Column) }

@@ -30,6 +30,8 @@ type refs struct {
 	vars    []string
 	consts  []string
 	runtime bool // reads runtime.*
+	// result is the expression's type as checked.
+	result *types.Type
 }
 
 // compile parses and type-checks e and builds its program. It returns nil if the
@@ -52,7 +54,9 @@ func (c *exprCompiler) compile(e *Expr) (*program, *refs) {
 		c.probs.add(ErrCompile, c.file, e.Pos, "invalid expression `%s`: %v", oneLine(e.Src), err)
 		return nil, nil
 	}
-	return &program{src: e.Src, prg: prg}, namespaceRefs(checked.NativeRep())
+	rf := namespaceRefs(checked.NativeRep())
+	rf.result = checked.OutputType()
+	return &program{src: e.Src, prg: prg}, rf
 }
 
 // rebase turns a CEL location (1-based line, 0-based column within the expression) into
