@@ -5,25 +5,7 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
-
-	"github.com/gatehouse/gatehouse/policies"
 )
-
-func newCompileCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "compile DIR",
-		Short: "Validate a policy repository: every problem as file:line:column: message",
-		Args:  usageArgs(cobra.ExactArgs(1)),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			set, err := policies.LoadDir(args[0], policies.Config{})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d policies compiled\n", args[0], set.PolicyCount())
-			return nil
-		},
-	}
-}
 
 // version is set at build time with -ldflags "-X main.version=..."; otherwise the module
 // build information is used.

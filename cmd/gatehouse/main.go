@@ -1,8 +1,8 @@
 // Command gatehouse is an Envoy external-authorization service that decides with Cerbos
 // policies. Subcommands: serve (the ext_authz service), probe and health (ask a running
 // one), check (decide CheckResources requests offline), compile (validate a policy
-// repository), lint-envoy (risky ext_authz settings in Envoy and Istio configurations),
-// mint-token (demo tokens) and version.
+// repository and run its test suites), lint-envoy (risky ext_authz settings in Envoy and
+// Istio configurations), mint-token (demo tokens) and version.
 package main
 
 import (
@@ -26,6 +26,7 @@ const (
 	exitFailure  = 1 // a request line or a check failed
 	exitUsage    = 2 // bad flags or arguments
 	exitPolicies = 3 // the configuration or the policy repository does not load
+	exitTests    = 4 // policy test suites failed or errored (gatehouse compile)
 )
 
 // usageError marks errors in flags and arguments.
@@ -38,6 +39,12 @@ func (e usageError) Unwrap() error { return e.err }
 type failedError struct{ msg string }
 
 func (e failedError) Error() string { return e.msg }
+
+// testsFailedError means policy test suites ran and some failed or errored; the results
+// have been printed.
+type testsFailedError struct{ msg string }
+
+func (e testsFailedError) Error() string { return e.msg }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -58,7 +65,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	var fe failedError
 	var ue usageError
 	var ce configError
+	var te testsFailedError
 	switch {
+	case errors.As(err, &te):
+		fmt.Fprintln(stderr, "gatehouse:", te.msg)
+		return exitTests
 	case errors.As(err, &ce) && !errors.As(err, &problems):
 		fmt.Fprintln(stderr, ce.err)
 		fmt.Fprintln(stderr, "gatehouse: the configuration does not load")
