@@ -339,7 +339,7 @@ func (b *setBuilder) compileResourcePolicy(p *Policy) *resourcePolicy {
 	key := p.Key()
 	env := b.buildEnv(p, key, body.Constants, body.Variables, p.TopVariables)
 	rp := &resourcePolicy{key: key, scope: body.Scope, perms: body.ScopePermissions}
-	if body.Schemas != nil {
+	if body.Schemas != nil && !b.cfg.IgnoreSchemas {
 		rp.principalSchema = b.compileSchema(p, body.Schemas.Principal, "principal")
 		rp.resourceSchema = b.compileSchema(p, body.Schemas.Resource, "resource")
 	}

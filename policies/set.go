@@ -68,6 +68,10 @@ type Config struct {
 	Globals map[string]any
 	// Now is the clock for now() and timeSince(); nil means time.Now. It is read once per Check.
 	Now func() time.Time
+	// IgnoreSchemas compiles the policies without their attribute schemas (`gatehouse
+	// compile --ignore-schemas`): schema references are neither loaded nor checked, so
+	// missing or invalid schema files are not problems, and attributes are not validated.
+	IgnoreSchemas bool
 }
 
 func (c Config) defaultVersion() string {

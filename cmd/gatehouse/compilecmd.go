@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -106,44 +105,17 @@ func runCompile(stdout, stderr io.Writer, dir string, f compileFlags) error {
 	return nil
 }
 
-// compileRepository reads and compiles dir. With ignoreSchemas the policies' schema
-// references and the _schemas folder are dropped before compiling.
+// compileRepository reads and compiles dir, every problem reported at once. With
+// ignoreSchemas the policies' schema references are not loaded or checked.
 func compileRepository(dir string, ignoreSchemas bool) (*policies.Repository, *policies.Set, error) {
-	if info, err := os.Stat(dir); err != nil {
-		return nil, nil, fmt.Errorf("policy directory: %w", err)
-	} else if !info.IsDir() {
-		return nil, nil, fmt.Errorf("policy directory %s: not a directory", dir)
+	set, err := policies.LoadDir(dir, policies.Config{IgnoreSchemas: ignoreSchemas})
+	if err != nil {
+		return nil, nil, err
 	}
-	if !ignoreSchemas {
-		// LoadDir reports the problems of reading and compiling together.
-		if _, err := policies.LoadDir(dir, policies.Config{}); err != nil {
-			return nil, nil, err
-		}
-	}
+	// The suites compile the repository again with their own options.
 	repo, err := policies.ReadRepository(os.DirFS(dir))
 	if err != nil {
 		return nil, nil, err
 	}
-	if ignoreSchemas {
-		dropSchemas(repo)
-	}
-	set, err := policies.Compile(repo, policies.Config{})
-	if err != nil {
-		var problems policies.ProblemList
-		if errors.As(err, &problems) {
-			return nil, nil, problems
-		}
-		return nil, nil, err
-	}
 	return repo, set, nil
-}
-
-// dropSchemas removes every attribute schema from a repository.
-func dropSchemas(repo *policies.Repository) {
-	repo.Schemas = nil
-	for _, p := range repo.Policies {
-		if p.Resource != nil {
-			p.Resource.Schemas = nil
-		}
-	}
 }

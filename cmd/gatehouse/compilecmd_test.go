@@ -282,3 +282,37 @@ func writeTxtar(t *testing.T, archive []byte, dir string) {
 		}
 	}
 }
+
+// TestCompileIgnoreSchemas: without --ignore-schemas a missing schema is one of the
+// problems reported together; with it, the schema is not loaded and the other problems
+// (a parse error in one file, a compile error in another) still come in one run.
+func TestCompileIgnoreSchemas(t *testing.T) {
+	withSchema := "apiVersion: api.cerbos.dev/v1\nresourcePolicy:\n  resource: album\n  version: default\n" +
+		"  schemas: {resourceSchema: {ref: cerbos:///missing.json}}\n" +
+		"  rules: [{actions: [view], effect: EFFECT_ALLOW, roles: [user]}]\n"
+	files := map[string]string{
+		"album.yaml":   withSchema,
+		"broken.yaml":  "apiVersion: api.cerbos.dev/v1\nresourcePolicy: {resource: x, version: default, rules: [{actions: [a], effect: EFFECT_ALLOW, roles: [r], condition: {match: {expr: 'P.attr.'}}}]}\n",
+		"unknown.yaml": "apiVersion: api.cerbos.dev/v1\nresourcePolicy: {resource: y, version: default, colour: blue}\n",
+		"album_test.yaml": "name: albums\nprincipals: {u: {id: u, roles: [user]}}\nresources: {a: {kind: album, id: a}}\n" +
+			"tests: [{name: view, input: {principals: [u], resources: [a], actions: [view]}, expected: [{principal: u, resource: a, actions: {view: EFFECT_ALLOW}}]}]\n",
+	}
+	dir := writeRepo(t, files)
+	code, stdout, stderr := runCLI(t, "", "compile", dir)
+	for _, want := range []string{"album.yaml:", "missing.json", "broken.yaml:", "unknown.yaml:"} {
+		if code != exitPolicies || !strings.Contains(stdout+stderr, want) {
+			t.Errorf("without --ignore-schemas: exit %d, want %d and %q in:\n%s%s", code, exitPolicies, want, stdout, stderr)
+		}
+	}
+	code, stdout, stderr = runCLI(t, "", "compile", "--ignore-schemas", dir)
+	if code != exitPolicies || strings.Contains(stdout+stderr, "missing.json") ||
+		!strings.Contains(stderr+stdout, "broken.yaml:") || !strings.Contains(stderr+stdout, "unknown.yaml:") {
+		t.Errorf("with --ignore-schemas: exit %d, want %d, both problems and no schema error:\n%s%s", code, exitPolicies, stdout, stderr)
+	}
+	delete(files, "broken.yaml")
+	delete(files, "unknown.yaml")
+	code, stdout, stderr = runCLI(t, "", "compile", "--ignore-schemas", writeRepo(t, files))
+	if code != exitOK || !strings.Contains(stdout, "1 passed") {
+		t.Errorf("with --ignore-schemas and no other problem: exit %d, want %d and the suite run:\n%s%s", code, exitOK, stdout, stderr)
+	}
+}
