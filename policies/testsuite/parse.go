@@ -92,15 +92,20 @@ func (d *decoder) options(n *yaml.Node, path string) *Options {
 	return o
 }
 
-func (d *decoder) principals(n *yaml.Node, path string) map[string]policies.Principal {
-	out := map[string]policies.Principal{}
+// entryMap reads a mapping of named entries, each decoded by one.
+func entryMap[T any](d *decoder, n *yaml.Node, path string, one func(*yaml.Node, string) T) map[string]T {
+	out := map[string]T{}
 	if isNull(n) {
 		return out
 	}
 	d.entries(n, path, func(key string, f field, path string) {
-		out[key] = d.principal(f.val, path)
+		out[key] = one(f.val, path)
 	})
 	return out
+}
+
+func (d *decoder) principals(n *yaml.Node, path string) map[string]policies.Principal {
+	return entryMap(d, n, path, d.principal)
 }
 
 func (d *decoder) principal(n *yaml.Node, path string) policies.Principal {
@@ -132,14 +137,7 @@ func (d *decoder) principal(n *yaml.Node, path string) policies.Principal {
 }
 
 func (d *decoder) resources(n *yaml.Node, path string) map[string]policies.Resource {
-	out := map[string]policies.Resource{}
-	if isNull(n) {
-		return out
-	}
-	d.entries(n, path, func(key string, f field, path string) {
-		out[key] = d.resource(f.val, path)
-	})
-	return out
+	return entryMap(d, n, path, d.resource)
 }
 
 func (d *decoder) resource(n *yaml.Node, path string) policies.Resource {
@@ -180,14 +178,7 @@ func (d *decoder) version(n *yaml.Node, path string) string {
 }
 
 func (d *decoder) auxDataMap(n *yaml.Node, path string) map[string]policies.AuxData {
-	out := map[string]policies.AuxData{}
-	if isNull(n) {
-		return out
-	}
-	d.entries(n, path, func(key string, f field, path string) {
-		out[key] = d.auxData(f.val, path)
-	})
-	return out
+	return entryMap(d, n, path, d.auxData)
 }
 
 func (d *decoder) auxData(n *yaml.Node, path string) policies.AuxData {
