@@ -1,7 +1,6 @@
 package policies
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"golang.org/x/tools/txtar"
 )
 
 // compileCase is one file of conformance/cerbos/compile.
@@ -302,34 +303,17 @@ func containsFacts(got, want string) bool {
 	return true
 }
 
-// readTxtar reads a txtar archive ("-- name --" lines, each followed by the file's
-// content) into a file system.
+// readTxtar reads a txtar archive into a file system.
 func readTxtar(t testing.TB, path string) fstest.MapFS {
 	t.Helper()
-	data, err := os.ReadFile(path)
+	a, err := txtar.ParseFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fsys := fstest.MapFS{}
-	var name string
-	var content []byte
-	flush := func() {
-		if name != "" {
-			fsys[name] = &fstest.MapFile{Data: content}
-		}
+	for _, f := range a.Files {
+		fsys[strings.TrimSpace(f.Name)] = &fstest.MapFile{Data: f.Data}
 	}
-	for _, line := range bytes.SplitAfter(data, []byte("\n")) {
-		trimmed := bytes.TrimRight(line, "\r\n")
-		if bytes.HasPrefix(trimmed, []byte("-- ")) && bytes.HasSuffix(trimmed, []byte(" --")) && len(trimmed) >= 6 {
-			flush()
-			name, content = strings.TrimSpace(string(trimmed[3:len(trimmed)-3])), nil
-			continue
-		}
-		if name != "" {
-			content = append(content, line...)
-		}
-	}
-	flush()
 	return fsys
 }
 

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/tools/txtar"
+
 	"github.com/gatehouse/gatehouse/cmd/gatehouse/internal/cerbospdp"
 	"github.com/gatehouse/gatehouse/policies/testsuite"
 )
@@ -259,25 +261,18 @@ func dropErrors(v any, path string, errs map[string]string) any {
 	return v
 }
 
-// writeTxtar writes the files of a txtar archive ("-- name --" lines) under dir.
+// writeTxtar writes the files of a txtar archive under dir.
 func writeTxtar(t *testing.T, archive []byte, dir string) {
 	t.Helper()
-	marker := regexp.MustCompile(`(?m)^-- (.+?) --$\n?`)
-	locs := marker.FindAllSubmatchIndex(archive, -1)
-	for i, loc := range locs {
-		name := string(archive[loc[2]:loc[3]])
-		end := len(archive)
-		if i+1 < len(locs) {
-			end = locs[i+1][0]
-		}
-		p := filepath.Join(dir, filepath.FromSlash(name))
+	for _, f := range txtar.Parse(archive).Files {
+		p := filepath.Join(dir, filepath.FromSlash(f.Name))
 		if !strings.HasPrefix(p, filepath.Clean(dir)+string(filepath.Separator)) {
-			t.Fatalf("archive entry %q escapes the directory", name)
+			t.Fatalf("archive entry %q escapes the directory", f.Name)
 		}
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(p, archive[loc[1]:end], 0o644); err != nil {
+		if err := os.WriteFile(p, f.Data, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/tools/txtar"
+
 	"go.yaml.in/yaml/v3"
 
 	"github.com/gatehouse/gatehouse/policies"
@@ -149,28 +151,17 @@ func readYAML(t *testing.T, file string, into any) {
 	}
 }
 
-// expandTxtar writes the files of a txtar archive ("-- name --" lines) under dir.
+// expandTxtar writes the files of a txtar archive under dir.
 func expandTxtar(archive []byte, dir string) error {
-	marker := regexp.MustCompile(`(?m)^-- (.+?) --$`)
-	locs := marker.FindAllSubmatchIndex(archive, -1)
-	for i, loc := range locs {
-		name := string(archive[loc[2]:loc[3]])
-		start := loc[1] + 1
-		if start > len(archive) {
-			start = len(archive)
-		}
-		end := len(archive)
-		if i+1 < len(locs) {
-			end = locs[i+1][0]
-		}
-		p := filepath.Join(dir, filepath.FromSlash(name))
+	for _, f := range txtar.Parse(archive).Files {
+		p := filepath.Join(dir, filepath.FromSlash(f.Name))
 		if !strings.HasPrefix(p, filepath.Clean(dir)+string(filepath.Separator)) {
-			return fmt.Errorf("archive entry %q escapes the directory", name)
+			return fmt.Errorf("archive entry %q escapes the directory", f.Name)
 		}
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
 		}
-		if err := os.WriteFile(p, archive[start:end], 0o644); err != nil {
+		if err := os.WriteFile(p, f.Data, 0o644); err != nil {
 			return err
 		}
 	}
