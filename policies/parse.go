@@ -329,7 +329,7 @@ func (r *policyReader) scopePermissions(n *yaml.Node, path string) ScopePermissi
 	case "SCOPE_PERMISSIONS_REQUIRE_PARENTAL_CONSENT_FOR_ALLOWS":
 		return ScopePermissionsRequireParentalConsent
 	}
-	r.errorAt(ErrParse, n, path, "invalid value for enum field scopePermissions: %q", s)
+	r.errorAt(ErrParse, n, path, "invalid value for enum field scopePermissions: %q (want SCOPE_PERMISSIONS_OVERRIDE_PARENT or SCOPE_PERMISSIONS_REQUIRE_PARENTAL_CONSENT_FOR_ALLOWS)", s)
 	return ScopePermissionsUnset
 }
 
@@ -346,7 +346,7 @@ func (r *policyReader) effect(n *yaml.Node, path string) Effect {
 			return EffectNoMatch
 		}
 	}
-	r.errorAt(ErrParse, n, path, "invalid value for enum field effect: %q", orNode(rn, n).Value)
+	r.errorAt(ErrParse, n, path, "invalid value for enum field effect: %q (want EFFECT_ALLOW or EFFECT_DENY)", orNode(rn, n).Value)
 	return EffectNoMatch
 }
 

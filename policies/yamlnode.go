@@ -252,7 +252,70 @@ func (r *nodeReader) collectFields(n *yaml.Node, path string, out *[]field, seen
 }
 
 func (r *nodeReader) unknownField(f field) {
+	if near := nearestField(f.key.Value); near != "" {
+		r.errorAt(ErrParse, f.key, f.path, "unknown field %q (did you mean %q?)", f.key.Value, near)
+		return
+	}
 	r.errorAt(ErrParse, f.key, f.path, "unknown field %q", f.key.Value)
+}
+
+// policyFields are the field names of the policy language, for suggestions.
+var policyFields = []string{
+	"actions", "all", "allowActions", "annotations", "any", "apiVersion", "condition",
+	"conditionNotMet", "constants", "definitions", "derivedRoles", "description", "disabled",
+	"effect", "exportConstants", "exportVariables", "expr", "hash", "ignoreWhen", "import",
+	"importDerivedRoles", "local", "match", "metadata", "name", "none", "output",
+	"parentRoles", "principal", "principalPolicy", "principalSchema", "ref", "resource",
+	"resourcePolicy", "resourceSchema", "role", "rolePolicy", "roles", "ruleActivated",
+	"rules", "schemas", "scope", "scopePermissions", "sourceFile", "storeIdentifier",
+	"variables", "version", "when",
+}
+
+// nearestField returns the policy field name that name is a likely misspelling of (at
+// most two edits away, ignoring case; a transposition is one edit), or "". Between equally
+// near names, one of the same length wins.
+func nearestField(name string) string {
+	best, bestDist := "", 3
+	lower := strings.ToLower(name)
+	for _, f := range policyFields {
+		if f == name {
+			return ""
+		}
+		d := editDistance(lower, strings.ToLower(f))
+		if d < bestDist || d == bestDist && len(f) == len(name) && len(best) != len(name) {
+			best, bestDist = f, d
+		}
+	}
+	if len(name) < 4 && bestDist > 1 {
+		return "" // short names are too easily "near" something
+	}
+	return best
+}
+
+// editDistance is the optimal-string-alignment distance between a and b (bytes):
+// insertions, deletions, substitutions and transpositions of neighbours.
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
 }
 
 // stringLike are the scalar tags read as strings: Cerbos accepts version: 20210210.
@@ -306,7 +369,7 @@ func (r *nodeReader) strList(n *yaml.Node, path string) ([]string, []*yaml.Node)
 		return nil, nil
 	}
 	if rn.Kind != yaml.SequenceNode {
-		r.errorAt(ErrParse, rn, path, "expected sequence value got %s", kindName(rn))
+		r.errorAt(ErrParse, rn, path, "expected sequence value got %s (write a list: [a, b], or one \"- item\" per line)", kindName(rn))
 		return nil, nil
 	}
 	out := make([]string, 0, len(rn.Content))
