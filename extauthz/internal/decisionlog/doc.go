@@ -2,12 +2,15 @@
 // debugging, without slowing the checks it records.
 //
 // The ext_authz server builds a Record for every check and calls Logger.Log. Log decides
-// sampling, encodes the record into a line on the caller's goroutine (it keeps no
-// reference to the Record, its maps or its slices once it returns, so the caller may reuse
-// them) and hands the line to a single writer goroutine through a bounded queue. Log never
-// blocks: when the queue is full — the disk or the pipe behind stdout is slower than the
-// checks — the line is dropped and counted (Dropped). Sampling applies to allows only;
-// every denial is logged.
+// sampling and, on the caller's goroutine, only copies the record into a compact snapshot
+// (length-prefixed strings and tagged values, attribute maps in their iteration order;
+// values printed with %v or a String method are rendered to strings then). It keeps no
+// reference to the Record, its maps or its slices once it returns, so the caller may
+// reuse or change them. The snapshot goes to a single writer goroutine through a bounded
+// queue, and the writer does the expensive part, in batches: sorting attribute keys,
+// redacting, escaping, formatting numbers and times. Log never blocks: when the queue is
+// full — the disk or the pipe behind stdout is slower than the checks — the record is
+// dropped and counted (Dropped). Sampling applies to allows only; every denial is logged.
 //
 // A line looks like this (fields left empty in the Record are omitted, except time,
 // decision_id and decision):
@@ -37,13 +40,14 @@
 // Output is stdout, stderr or a file (its directory must exist; a new file gets mode
 // 0640). A regular file is rotated by size: when the next line would take it past
 // Options.MaxSizeBytes, path.N-1 becomes path.N, …, path becomes path.1 (the newest) and
-// path is created again; at most Options.MaxFiles rotated files are kept. A rotation that fails is reported once through Options.ErrorLog, writing
-// continues to the current file and the rotation is tried again 30 seconds later. Other
+// path is created again; at most Options.MaxFiles rotated files are kept. A rotation that fails is reported once
+// through Options.ErrorLog, writing continues to the current file and the rotation is tried again 30 seconds later. Other
 // files (a FIFO, /dev/stdout) are never rotated.
 //
-// One writer goroutine owns the output: checks append their encoded lines to a shared
-// buffer under a short lock, and the writer swaps that buffer for an empty one and writes
-// everything it held with one write. Close drains what is waiting.
+// One writer goroutine owns the output: checks append their snapshots to a shared buffer
+// under a short lock, and the writer swaps that buffer for an empty one, turns everything
+// it held into lines and writes them with one write per MiB of lines. Close drains what
+// is waiting.
 //
 // A Logger is safe for concurrent use. A nil *Logger is a valid, disabled logger: Log does
 // nothing and Close returns nil.

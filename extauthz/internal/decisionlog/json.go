@@ -2,9 +2,7 @@ package decisionlog
 
 import (
 	"encoding/binary"
-	"fmt"
 	"math"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -123,38 +121,16 @@ func appendFloat(b []byte, f float64, bits int) []byte {
 	return b
 }
 
-// appendObject appends an attribute map with sorted keys, redacting secret names.
-func (e *encoder) appendObject(ln *line, m map[string]any, depth int) {
-	start := len(ln.kvs)
-	for k, v := range m {
-		ln.kvs = append(ln.kvs, kv{k, v})
-	}
-	end := len(ln.kvs)
-	sortKVs(ln.kvs[start:end])
-	ln.b = append(ln.b, '{')
-	for i := start; i < end; i++ {
-		p := ln.kvs[i] // reread: nested maps may have grown (moved) ln.kvs
-		if i > start {
-			ln.b = append(ln.b, ',')
-		}
-		ln.b = appendString(ln.b, p.k)
-		ln.b = append(ln.b, ':')
-		if e.secret(p.k) {
-			ln.b = appendString(ln.b, Redacted)
-		} else {
-			e.appendValue(ln, p.v, depth+1)
-		}
-	}
-	ln.b = append(ln.b, '}')
-	clear(ln.kvs[start:end]) // keep no reference to the caller's data
-	ln.kvs = ln.kvs[:start]
+// lineEncoder turns snapshots into JSON lines: attribute maps sorted by key, secret names
+// and credential-shaped strings redacted, strings escaped. The writer goroutine owns one;
+// it is not safe for concurrent use.
+type lineEncoder struct {
+	*encoder
+	kvs []kv // stack of object entries being sorted
 }
 
-// kv is a map entry being sorted.
-type kv struct {
-	k string
-	v any
-}
+// kv is an object entry being sorted: its key and the snapshot of its value.
+type kv struct{ k, v string }
 
 // sortKVs sorts by key: insertion sort for the small maps attributes are, else the
 // library's sort.
@@ -170,129 +146,85 @@ func sortKVs(s []kv) {
 	}
 }
 
-// appendValue appends a JSON-like attribute value.
-func (e *encoder) appendValue(ln *line, v any, depth int) {
-	if depth > maxDepth {
-		ln.b = appendString(ln.b, "[too deep]")
-		return
+// appendObject appends the object snapshot that d reads next (after its tag), with
+// sorted keys, redacting secret names.
+func (e *lineEncoder) appendObject(b []byte, d *decoder, depth int) []byte {
+	body := decoder{s: d.body()}
+	start := len(e.kvs)
+	for body.i < len(body.s) && !body.bad {
+		k := body.str()
+		v := body.i
+		body.skip()
+		e.kvs = append(e.kvs, kv{k, body.s[v:body.i]})
 	}
-	switch x := v.(type) {
-	case nil:
-		ln.b = append(ln.b, "null"...)
-	case string:
-		ln.b = appendFreeString(ln.b, x)
-	case bool:
-		ln.b = strconv.AppendBool(ln.b, x)
-	case float64:
-		ln.b = appendFloat(ln.b, x, 64)
-	case int:
-		ln.b = strconv.AppendInt(ln.b, int64(x), 10)
-	case int64:
-		ln.b = strconv.AppendInt(ln.b, x, 10)
-	case map[string]any:
-		e.appendObject(ln, x, depth)
-	case []any:
-		ln.b = append(ln.b, '[')
-		for i, el := range x {
-			if i > 0 {
-				ln.b = append(ln.b, ',')
-			}
-			e.appendValue(ln, el, depth+1)
+	end := len(e.kvs)
+	sortKVs(e.kvs[start:end])
+	b = append(b, '{')
+	for i := start; i < end && !body.bad; i++ {
+		p := e.kvs[i] // reread: nested objects may have grown (moved) e.kvs
+		if i > start {
+			b = append(b, ',')
 		}
-		ln.b = append(ln.b, ']')
-	case []string:
-		ln.b = append(ln.b, '[')
-		for i, el := range x {
-			if i > 0 {
-				ln.b = append(ln.b, ',')
-			}
-			ln.b = appendFreeString(ln.b, el)
+		b = appendString(b, p.k)
+		b = append(b, ':')
+		if e.secret(p.k) {
+			b = appendString(b, Redacted)
+			continue
 		}
-		ln.b = append(ln.b, ']')
-	case time.Time:
-		ln.b = append(ln.b, '"')
-		ln.b = x.UTC().AppendFormat(ln.b, time.RFC3339Nano)
-		ln.b = append(ln.b, '"')
-	default:
-		e.appendOther(ln, v, depth)
+		body.s, body.i = p.v, 0 // body is read: it now reads one value after the other
+		b = e.appendValue(b, &body, depth+1)
 	}
+	clear(e.kvs[start:end])
+	e.kvs = e.kvs[:start]
+	d.bad = d.bad || body.bad
+	return append(b, '}')
 }
 
-// appendOther encodes the types attributes do not normally hold, through reflection:
-// maps with string keys and lists keep their structure (so redaction by name still
-// applies), numbers stay numbers, and anything else is printed with %v as a string.
-func (e *encoder) appendOther(ln *line, v any, depth int) {
-	rv := reflect.ValueOf(v)
-	switch rv.Kind() {
-	case reflect.Map:
-		if rv.Type().Key().Kind() != reflect.String {
-			break
-		}
-		if rv.IsNil() {
-			ln.b = append(ln.b, "null"...)
-			return
-		}
-		keys := rv.MapKeys()
-		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) })
-		ln.b = append(ln.b, '{')
-		for i, k := range keys {
-			if i > 0 {
-				ln.b = append(ln.b, ',')
-			}
-			ln.b = appendString(ln.b, k.String())
-			ln.b = append(ln.b, ':')
-			if e.secret(k.String()) {
-				ln.b = appendString(ln.b, Redacted)
-			} else {
-				e.appendValue(ln, rv.MapIndex(k).Interface(), depth+1)
-			}
-		}
-		ln.b = append(ln.b, '}')
-		return
-	case reflect.Slice, reflect.Array:
-		if rv.Kind() == reflect.Slice && rv.IsNil() {
-			ln.b = append(ln.b, "null"...)
-			return
-		}
-		ln.b = append(ln.b, '[')
-		for i := range rv.Len() {
-			if i > 0 {
-				ln.b = append(ln.b, ',')
-			}
-			e.appendValue(ln, rv.Index(i).Interface(), depth+1)
-		}
-		ln.b = append(ln.b, ']')
-		return
-	case reflect.Pointer, reflect.Interface:
-		if rv.IsNil() {
-			ln.b = append(ln.b, "null"...)
-			return
-		}
+// appendValue appends the value snapshot that d reads next.
+func (e *lineEncoder) appendValue(b []byte, d *decoder, depth int) []byte {
+	if depth > maxDepth+1 { // the snapshot ends deeper values with tagTooDeep
+		d.bad = true
+		return b
 	}
-	switch x := v.(type) {
-	case fmt.Stringer:
-		ln.b = appendFreeString(ln.b, x.String())
-		return
-	case error:
-		ln.b = appendFreeString(ln.b, x.Error())
-		return
+	switch d.byte() {
+	case tagNull:
+		return append(b, "null"...)
+	case tagFalse:
+		return append(b, "false"...)
+	case tagTrue:
+		return append(b, "true"...)
+	case tagTooDeep:
+		return appendString(b, "[too deep]")
+	case tagString:
+		return appendFreeString(b, d.str())
+	case tagInt:
+		return strconv.AppendInt(b, d.varint(), 10)
+	case tagUint:
+		return strconv.AppendUint(b, d.uvarint(), 10)
+	case tagFloat64:
+		return appendFloat(b, math.Float64frombits(d.u64()), 64)
+	case tagFloat32:
+		return appendFloat(b, float64(math.Float32frombits(d.u32())), 32)
+	case tagTime:
+		sec := d.varint()
+		ns := d.uvarint()
+		b = append(b, '"')
+		b = time.Unix(sec, int64(ns%1e9)).UTC().AppendFormat(b, time.RFC3339Nano)
+		return append(b, '"')
+	case tagObject:
+		return e.appendObject(b, d, depth)
+	case tagList:
+		body := decoder{s: d.body()}
+		b = append(b, '[')
+		for first := true; body.i < len(body.s) && !body.bad; first = false {
+			if !first {
+				b = append(b, ',')
+			}
+			b = e.appendValue(b, &body, depth+1)
+		}
+		d.bad = d.bad || body.bad
+		return append(b, ']')
 	}
-	switch rv.Kind() {
-	case reflect.Pointer:
-		e.appendValue(ln, rv.Elem().Interface(), depth+1)
-	case reflect.String:
-		ln.b = appendFreeString(ln.b, rv.String())
-	case reflect.Bool:
-		ln.b = strconv.AppendBool(ln.b, rv.Bool())
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		ln.b = strconv.AppendInt(ln.b, rv.Int(), 10)
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		ln.b = strconv.AppendUint(ln.b, rv.Uint(), 10)
-	case reflect.Float32:
-		ln.b = appendFloat(ln.b, rv.Float(), 32)
-	case reflect.Float64:
-		ln.b = appendFloat(ln.b, rv.Float(), 64)
-	default:
-		ln.b = appendFreeString(ln.b, fmt.Sprintf("%v", v))
-	}
+	d.bad = true
+	return b
 }

@@ -174,11 +174,10 @@ func TestAppendValueMatchesEncodingJSON(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for range 3000 {
 		v := randomValue(r, 0)
-		ln := &line{}
-		e.appendValue(ln, v, 0)
+		out, le := encodeValue(e, v)
 		var got, want any
-		if err := json.Unmarshal(ln.b, &got); err != nil {
-			t.Fatalf("%#v → %s: %v", v, ln.b, err)
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatalf("%#v → %s: %v", v, out, err)
 		}
 		ref, err := json.Marshal(v)
 		if err != nil {
@@ -188,10 +187,10 @@ func TestAppendValueMatchesEncodingJSON(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("%#v\n got %s\nwant %s", v, ln.b, ref)
+			t.Fatalf("%#v\n got %s\nwant %s", v, out, ref)
 		}
-		if len(ln.kvs) != 0 {
-			t.Fatalf("entry stack not emptied: %v", ln.kvs)
+		if len(le.kvs) != 0 {
+			t.Fatalf("entry stack not emptied: %v", le.kvs)
 		}
 	}
 }
@@ -227,10 +226,8 @@ func TestAppendValueOtherTypes(t *testing.T) {
 		{map[int]string{1: "x"}, `"map[1:x]"`},
 		{math.Inf(1), `"+Inf"`},
 	} {
-		ln := &line{}
-		e.appendValue(ln, tc.in, 0)
-		if string(ln.b) != tc.want {
-			t.Errorf("appendValue(%#v) = %s, want %s", tc.in, ln.b, tc.want)
+		if got, _ := encodeValue(e, tc.in); got != tc.want {
+			t.Errorf("appendValue(%#v) = %s, want %s", tc.in, got, tc.want)
 		}
 	}
 }
@@ -238,10 +235,9 @@ func TestAppendValueOtherTypes(t *testing.T) {
 func TestAppendValueCycle(t *testing.T) {
 	m := map[string]any{"a": 1.0}
 	m["self"] = m
-	ln := &line{}
-	newEncoder(nil).appendValue(ln, m, 0)
-	if !json.Valid(ln.b) || !bytes.Contains(ln.b, []byte(`"[too deep]"`)) {
-		t.Fatalf("cyclic map: %s", ln.b)
+	got, _ := encodeValue(newEncoder(nil), m)
+	if !json.Valid([]byte(got)) || !strings.Contains(got, `"[too deep]"`) {
+		t.Fatalf("cyclic map: %s", got)
 	}
 }
 

@@ -47,15 +47,16 @@ type Options struct {
 	// too ("ssn" also redacts user_ssn), at any depth of the attribute maps and lists.
 	// The whole value goes, whatever its type.
 	Redact []string
-	// QueueSize is how many lines may wait between the checks and the writer (default
-	// 4096, at most 1048576; waiting lines also never take more than 32 MiB). Lines beyond
-	// it are dropped and counted.
+	// QueueSize is how many records may wait between the checks and the writer (default
+	// 4096, at most 1048576; their snapshots also never take more than 32 MiB). Records
+	// beyond it are dropped and counted.
 	QueueSize int
-	// FlushInterval is how long the writer waits, once a line is waiting, for more lines
-	// before it writes them all at once (default 100ms, at most 10s): one write call per
-	// interval instead of one per check. Half a queue of lines, or 1 MiB of them, is
-	// written without waiting; Close writes what is left. A crash loses at most the lines
-	// of one interval.
+	// FlushInterval is how long the writer waits, once a record is waiting, for more
+	// before it encodes and writes them all at once (default 100ms, at most 10s): one
+	// write call per interval instead of one per check, and the JSON encoding off the
+	// checks' goroutines. Half a queue of records, or 1 MiB of snapshots, is written
+	// without waiting; Close writes what is left. A crash loses at most the records of
+	// one interval.
 	FlushInterval time.Duration
 	// ErrorLog, if set, is told about write, rotation and close failures (from the writer
 	// goroutine). Each kind of failure is reported once until that operation succeeds
@@ -73,8 +74,9 @@ type Logger struct {
 
 	closed atomic.Bool // set under mu; read without it as a shortcut
 
-	// mu guards the lines waiting for the writer: checks append to pending, the writer
-	// swaps it for an empty buffer and writes it without holding mu.
+	// mu guards the records waiting for the writer: checks append their snapshots to
+	// pending, the writer swaps it for an empty buffer and encodes and writes what it
+	// held without holding mu.
 	mu           sync.Mutex
 	pending      []byte
 	pendingLines int
@@ -90,7 +92,7 @@ type Logger struct {
 	written atomic.Uint64
 }
 
-// maxPendingBytes bounds the memory of waiting lines whatever their size;
+// maxPendingBytes bounds the memory of waiting snapshots whatever their size;
 // initialBuffer is the starting capacity of the two buffers that take turns holding them.
 const (
 	maxPendingBytes = 32 << 20
@@ -182,14 +184,17 @@ func start(opts Options) (*Logger, error) {
 		done:       make(chan struct{}),
 	}
 	w.l = l
+	w.enc.encoder = l.enc
 	go w.run()
 	return l, nil
 }
 
-// Log records one decision. It never blocks on the output: the line is encoded here and
-// appended to the lines waiting for the writer, or dropped (and counted) when
-// Options.QueueSize lines are already waiting or the Logger is closed. It keeps no
-// reference to r or to anything r refers to.
+// Log records one decision. It never blocks on the output: it copies what r holds into a
+// compact snapshot (rendering now the values that the line prints with %v or a String
+// method) and appends it to the records waiting for the writer, or drops it (and counts
+// it) when Options.QueueSize records are already waiting or the Logger is closed. It keeps
+// no reference to r or to anything r refers to. Sorting, redaction and JSON encoding
+// happen later, on the writer goroutine.
 func (l *Logger) Log(r *Record) {
 	if l == nil || r == nil {
 		return
@@ -201,24 +206,24 @@ func (l *Logger) Log(r *Record) {
 	if r.Decision == Allow && l.rate < 1 && (l.rate == 0 || rand.Float64() >= l.rate) {
 		return
 	}
-	ln := l.encode(r)
-	if ln == nil {
+	s := l.snapshot(r)
+	if s == nil {
 		l.dropped.Add(1)
 		return
 	}
 	l.mu.Lock()
-	if l.closed.Load() || l.pendingLines >= l.queueSize || len(l.pending)+len(ln.b) > maxPendingBytes {
+	if l.closed.Load() || l.pendingLines >= l.queueSize || len(l.pending)+len(s.b) > maxPendingBytes {
 		l.mu.Unlock()
 		l.dropped.Add(1)
-		putLine(ln)
+		putSnap(s)
 		return
 	}
-	l.pending = append(l.pending, ln.b...)
+	l.pending = append(l.pending, s.b...)
 	l.pendingLines++
 	first := l.pendingLines == 1
-	full := l.pendingLines == (l.queueSize+1)/2 || len(l.pending) >= flushBytes && len(l.pending)-len(ln.b) < flushBytes
+	full := l.pendingLines == (l.queueSize+1)/2 || len(l.pending) >= flushBytes && len(l.pending)-len(s.b) < flushBytes
 	l.mu.Unlock()
-	putLine(ln)
+	putSnap(s)
 	if first {
 		signal(l.wake)
 	}
@@ -227,7 +232,7 @@ func (l *Logger) Log(r *Record) {
 	}
 }
 
-// flushBytes of waiting lines are written without waiting for the flush interval.
+// flushBytes of waiting snapshots are written without waiting for the flush interval.
 const flushBytes = 1 << 20
 
 // signal wakes the writer; a token already waiting will do.
@@ -238,27 +243,25 @@ func signal(ch chan struct{}) {
 	}
 }
 
-// encode returns the line of r, or nil if encoding panicked (a value whose String method
-// panics, say): the decision log must never take a check down.
-func (l *Logger) encode(r *Record) (ln *line) {
-	defer func() {
-		if recover() != nil {
-			ln = nil
-		}
-	}()
-	ln = linePool.Get().(*line)
-	l.enc.appendRecord(ln, r)
-	return ln
+// snapshot returns the snapshot of r, or nil if taking it panicked (a value whose String
+// method panics, say): the decision log must never take a check down.
+func (l *Logger) snapshot(r *Record) *snap {
+	s := snapPool.Get().(*snap)
+	if s.take(r, l.enc) {
+		return s
+	}
+	putSnap(s)
+	return nil
 }
 
-// take hands the waiting lines to the writer in exchange for an empty buffer.
-func (l *Logger) take(empty []byte) (lines []byte, n int, closed bool) {
+// take hands the waiting snapshots to the writer in exchange for an empty buffer.
+func (l *Logger) take(empty []byte) (snapshots []byte, n int, closed bool) {
 	l.mu.Lock()
-	lines, n = l.pending, l.pendingLines
+	snapshots, n = l.pending, l.pendingLines
 	l.pending, l.pendingLines = empty[:0], 0
 	closed = l.closed.Load()
 	l.mu.Unlock()
-	return lines, n, closed
+	return snapshots, n, closed
 }
 
 // Close stops accepting records, waits until the waiting lines are written (or ctx is
@@ -300,24 +303,4 @@ func (l *Logger) Written() uint64 {
 		return 0
 	}
 	return l.written.Load()
-}
-
-// line is the scratch space of one Log call: the encoded record and the map entries
-// being sorted. Log takes one from the pool and puts it back.
-type line struct {
-	b   []byte
-	kvs []kv // stack of map entries being sorted
-}
-
-// maxPooledLine keeps the rare huge line from pinning its buffer in the pool.
-const maxPooledLine = 64 << 10
-
-var linePool = sync.Pool{New: func() any { return &line{b: make([]byte, 0, 1024)} }}
-
-func putLine(ln *line) {
-	if cap(ln.b) > maxPooledLine || cap(ln.kvs) > 1024 {
-		return
-	}
-	ln.b = ln.b[:0]
-	linePool.Put(ln)
 }

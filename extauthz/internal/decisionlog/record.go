@@ -52,69 +52,88 @@ type Record struct {
 	Latency time.Duration
 }
 
-// appendRecord encodes r as one JSON line (newline included) into ln.b.
-func (e *encoder) appendRecord(ln *line, r *Record) {
-	b := ln.b
-	t := r.Time
-	if t.IsZero() {
-		t = time.Now()
-	}
-	b = append(b, `{"time":"`...)
-	b = appendTime(b, t)
-	b = append(b, `","decision_id":`...)
-	b = appendString(b, r.DecisionID)
-	b = appendField(b, `,"trace_id":`, r.TraceID)
-	b = appendField(b, `,"span_id":`, r.SpanID)
-	b = append(b, `,"decision":`...)
-	b = appendString(b, r.Decision)
-	if r.Status != 0 {
-		b = append(b, `,"status":`...)
-		b = strconv.AppendInt(b, int64(r.Status), 10)
-	}
-	b = appendField(b, `,"reason":`, r.Reason)
-	b = appendField(b, `,"route":`, r.Route)
-	b = appendField(b, `,"method":`, r.Method)
-	b = appendField(b, `,"path":`, withoutQuery(r.Path))
-	if r.PrincipalID != "" {
-		b = append(b, `,"principal_id":`...)
-		b = appendFreeString(b, r.PrincipalID)
-	}
-	if len(r.Roles) > 0 {
-		b = append(b, `,"roles":[`...)
-		for i, role := range r.Roles {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, role)
+// appendLine appends the JSON line (newline included) of the record snapshot rec (without
+// its u32 length). It returns b unchanged and false if rec cannot be read, which only a bug
+// would cause.
+func (e *lineEncoder) appendLine(b []byte, rec string) (out []byte, ok bool) {
+	defer func() {
+		if recover() != nil { // a bug, too; the writer goroutine must not die of it
+			clear(e.kvs)
+			e.kvs = e.kvs[:0]
+			out, ok = b, false
 		}
-		b = append(b, ']')
+	}()
+	return e.line(b, rec)
+}
+
+// line is appendLine without the safety net.
+func (e *lineEncoder) line(b []byte, rec string) (out []byte, ok bool) {
+	d := decoder{s: rec}
+	sec, ns := d.varint(), d.uvarint()
+	out = append(b, `{"time":"`...)
+	out = appendTime(out, time.Unix(sec, int64(ns%1e9)))
+	out = append(out, `","decision_id":`...)
+	out = appendString(out, d.str())
+	out = appendField(out, `,"trace_id":`, d.str())
+	out = appendField(out, `,"span_id":`, d.str())
+	out = append(out, `,"decision":`...)
+	out = appendString(out, d.str())
+	if status := d.varint(); status != 0 {
+		out = append(out, `,"status":`...)
+		out = strconv.AppendInt(out, status, 10)
 	}
-	b = appendField(b, `,"identity_source":`, r.IdentitySource)
-	if len(r.PrincipalAttr) > 0 {
-		ln.b = append(b, `,"principal_attr":`...)
-		e.appendObject(ln, r.PrincipalAttr, 0)
-		b = ln.b
+	out = appendField(out, `,"reason":`, d.str())
+	out = appendField(out, `,"route":`, d.str())
+	out = appendField(out, `,"method":`, d.str())
+	out = appendField(out, `,"path":`, d.str())
+	if id := d.str(); id != "" {
+		out = append(out, `,"principal_id":`...)
+		out = appendFreeString(out, id)
 	}
-	b = appendField(b, `,"resource_kind":`, r.ResourceKind)
-	if r.ResourceID != "" {
-		b = append(b, `,"resource_id":`...)
-		b = appendFreeString(b, r.ResourceID)
+	if n := d.uvarint(); n > 0 {
+		out = append(out, `,"roles":[`...)
+		for i := uint64(0); i < n && !d.bad; i++ {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = appendString(out, d.str())
+		}
+		out = append(out, ']')
 	}
-	if len(r.ResourceAttr) > 0 {
-		ln.b = append(b, `,"resource_attr":`...)
-		e.appendObject(ln, r.ResourceAttr, 0)
-		b = ln.b
+	out = appendField(out, `,"identity_source":`, d.str())
+	out = e.appendAttrs(out, `,"principal_attr":`, &d)
+	out = appendField(out, `,"resource_kind":`, d.str())
+	if id := d.str(); id != "" {
+		out = append(out, `,"resource_id":`...)
+		out = appendFreeString(out, id)
 	}
-	b = appendField(b, `,"action":`, r.Action)
-	b = appendField(b, `,"matched_policy":`, r.MatchedPolicy)
-	b = appendField(b, `,"matched_rule":`, r.MatchedRule)
-	b = appendField(b, `,"matched_scope":`, r.MatchedScope)
-	b = appendField(b, `,"policy_set_hash":`, r.PolicySetHash)
-	if r.Latency != 0 {
-		b = append(b, `,"latency_us":`...)
-		b = appendMicros(b, r.Latency)
+	out = e.appendAttrs(out, `,"resource_attr":`, &d)
+	out = appendField(out, `,"action":`, d.str())
+	out = appendField(out, `,"matched_policy":`, d.str())
+	out = appendField(out, `,"matched_rule":`, d.str())
+	out = appendField(out, `,"matched_scope":`, d.str())
+	out = appendField(out, `,"policy_set_hash":`, d.str())
+	if latency := time.Duration(d.varint()); latency != 0 {
+		out = append(out, `,"latency_us":`...)
+		out = appendMicros(out, latency)
 	}
-	ln.b = append(b, '}', '\n')
+	if d.bad || d.i != len(d.s) {
+		return b, false
+	}
+	return append(out, '}', '\n'), true
+}
+
+// appendAttrs appends key and the attribute object that d reads next, unless there is
+// none.
+func (e *lineEncoder) appendAttrs(b []byte, key string, d *decoder) []byte {
+	switch d.byte() {
+	case tagNull:
+		return b
+	case tagObject:
+		return e.appendObject(append(b, key...), d, 0)
+	}
+	d.bad = true
+	return b
 }
 
 // withoutQuery cuts path at its first "?" or "#".

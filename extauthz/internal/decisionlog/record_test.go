@@ -12,9 +12,7 @@ import (
 
 // encodeLine encodes r with the given extra redacted names.
 func encodeLine(r *Record, redact ...string) string {
-	ln := &line{}
-	newEncoder(redact).appendRecord(ln, r)
-	return string(ln.b)
+	return encodeRecord(newEncoder(redact), r)
 }
 
 func fullRecord() *Record {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"time"
+	"unsafe"
 )
 
 // fileMode is the mode of a created log file: the owner writes, its group (a log
@@ -22,6 +23,7 @@ var rotateRetry = 30 * time.Second
 const (
 	failWrite = iota
 	failRotate
+	failEncode
 	failKinds
 )
 
@@ -37,7 +39,9 @@ type writer struct {
 	maxFiles int
 	retryAt  time.Time
 
-	spare       []byte // the buffer handed to Log for the next lines
+	enc         lineEncoder
+	spare       []byte // the buffer handed to Log for the next records
+	out         []byte // the lines of the records being written
 	needNewline bool   // a partial write left an unterminated line
 
 	errorLog func(error)
@@ -82,7 +86,7 @@ func endsWithNewline(path string, size int64) bool {
 	return err != nil || last[0] == '\n'
 }
 
-// run writes the waiting lines until the Logger is closed and nothing waits, or Close
+// run writes the waiting records until the Logger is closed and nothing waits, or Close
 // gives up.
 func (w *writer) run() {
 	l := w.l
@@ -108,11 +112,11 @@ func (w *writer) run() {
 			timer.Stop()
 		}
 		for {
-			lines, n, closed := l.take(w.spare)
+			batch, n, closed := l.take(w.spare)
 			if n > 0 {
-				w.writeLines(lines, n)
+				w.writeBatch(batch, n)
 			}
-			w.spare = lines
+			w.spare = batch
 			if cap(w.spare) > maxSpare {
 				w.spare = nil // a burst grew it: let it go
 			}
@@ -132,8 +136,65 @@ func (w *writer) run() {
 	}
 }
 
-// maxSpare is the largest buffer kept between batches.
-const maxSpare = 4 << 20
+// maxSpare is the largest buffer kept between batches; lineChunk is how many bytes of
+// lines the writer encodes before it writes them.
+const (
+	maxSpare  = 4 << 20
+	lineChunk = 1 << 20
+)
+
+// writeBatch encodes the n record snapshots of batch into lines and writes them,
+// lineChunk bytes of lines at a time. When Close gives up it stops after a write, counting
+// the records left as dropped; so is a record that cannot be read or encoded (a bug),
+// which is reported through ErrorLog.
+func (w *writer) writeBatch(batch []byte, n int) {
+	// The lines are built from strings that share batch's memory, not copies: batch is
+	// the writer's until it hands it back to Log (take), after this returns, and none of
+	// these strings outlives this call.
+	s := unsafe.String(unsafe.SliceData(batch), len(batch))
+	out := w.out[:0]
+	lines, done := 0, 0 // lines in out; records taken from batch
+	for i := 0; done < n; done++ {
+		rec, ok := nextSnapshot(s, &i)
+		if !ok {
+			w.report(failEncode, errors.New("decision log: records could not be read (a bug); dropped"))
+			break
+		}
+		if out, ok = w.enc.appendLine(out, rec); !ok {
+			w.l.dropped.Add(1)
+			w.report(failEncode, errors.New("decision log: a record could not be encoded (a bug); dropped"))
+			continue
+		}
+		w.failing[failEncode] = false
+		lines++
+		if len(out) >= lineChunk && done+1 < n {
+			w.writeLines(out, lines)
+			out, lines = out[:0], 0
+			if w.l.abandon.Load() {
+				done++
+				break
+			}
+		}
+	}
+	if lines > 0 {
+		w.writeLines(out, lines)
+	}
+	if done < n {
+		w.l.dropped.Add(uint64(n - done))
+	}
+	if cap(out) > maxSpare {
+		out = nil // a huge line grew it: let it go
+	}
+	w.out = out[:0]
+}
+
+// nextSnapshot returns the record of the snapshot at s[*i:] and moves *i past it.
+func nextSnapshot(s string, i *int) (rec string, ok bool) {
+	d := decoder{s: s, i: *i}
+	rec = d.body()
+	*i = d.i
+	return rec, !d.bad
+}
 
 // writeLines writes n whole lines, rotating the file between lines when the next would
 // take it past maxSize.

@@ -291,3 +291,56 @@ func TestWriteFailures(t *testing.T) {
 		t.Errorf("whole lines %v; output:\n%s", ids, data)
 	}
 }
+
+// TestWriteBatch: a batch bigger than lineChunk is written in several writes of whole
+// lines, in order; an unreadable snapshot costs its own line only; an unreadable length
+// costs the rest of the batch; and once Close gives up, the rest is dropped after the
+// write in progress.
+func TestWriteBatch(t *testing.T) {
+	e := newEncoder(nil)
+	pad := strings.Repeat("p", 1000)
+	var batch []byte
+	const n = 3000 // about 3 MiB of lines
+	for i := range n {
+		b, _ := snapshotOf(e, &Record{Decision: Deny, DecisionID: fmt.Sprint(i), PrincipalAttr: map[string]any{"pad": pad}})
+		if i == 7 {
+			b[len(b)-1] ^= 0x80 // the latency varint no longer ends
+		}
+		batch = append(batch, b...)
+	}
+	newWriter := func() (*writer, *countingWriter) {
+		out := &countingWriter{}
+		return &writer{l: &Logger{}, w: out, enc: lineEncoder{encoder: e}}, out
+	}
+
+	w, out := newWriter()
+	w.writeBatch(batch, n)
+	lines := parseLines(t, out.Bytes())
+	if len(lines) != n-1 || w.l.Written() != n-1 || w.l.Dropped() != 1 {
+		t.Fatalf("%d lines, written %d, dropped %d; want %d, %d, 1", len(lines), w.l.Written(), w.l.Dropped(), n-1, n-1)
+	}
+	for i, want := 0, 0; i < len(lines); i, want = i+1, want+1 {
+		if want == 7 {
+			want++
+		}
+		if lines[i].DecisionID != fmt.Sprint(want) {
+			t.Fatalf("line %d is decision %s, want %d", i, lines[i].DecisionID, want)
+		}
+	}
+	if writes := out.writes.Load(); writes < 3 {
+		t.Errorf("%d writes for %d bytes of lines, want one per MiB or so", writes, len(out.Bytes()))
+	}
+
+	w, out = newWriter()
+	w.writeBatch(batch[:len(batch)-10], n) // the last snapshot cut short
+	if w.l.Written() != n-2 || w.l.Dropped() != 2 {
+		t.Errorf("cut batch: written %d, dropped %d; want %d and 2", w.l.Written(), w.l.Dropped(), n-2)
+	}
+
+	w, out = newWriter()
+	w.l.abandon.Store(true)
+	w.writeBatch(batch, n)
+	if got := len(parseLines(t, out.Bytes())); got == 0 || got >= n/2 || w.l.Written() != uint64(got) || w.l.Written()+w.l.Dropped() != n {
+		t.Errorf("abandoned: %d lines, written %d, dropped %d", got, w.l.Written(), w.l.Dropped())
+	}
+}
