@@ -64,8 +64,9 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 // telemetry is what a check reports: spans, metrics and the decision log. Every part is
 // optional; a disabled part costs a nil check on the request path.
 type telemetry struct {
-	tracer    trace.Tracer // nil when tracing is off
-	principal bool         // principal ids on spans
+	tracer    trace.Tracer             // nil when tracing is off
+	principal bool                     // principal ids on spans
+	spans     *sdktrace.TracerProvider // the SDK provider built from the environment, if any
 	// parentDecides: the sampler follows the parent's sampled flag (the SDK's default,
 	// parentbased_*), so a check whose trace Envoy did not sample starts no span at all.
 	parentDecides bool
@@ -146,6 +147,7 @@ func newTelemetry(ctx context.Context, cfg *Config, log *slog.Logger, o *options
 		}
 		if exp != nil {
 			sdk := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+			t.spans = sdk
 			t.parentDecides = parentBasedSampler(os.Getenv("OTEL_TRACES_SAMPLER"))
 			t.shutdowns = append(t.shutdowns, sdk.Shutdown)
 			tp = sdk
@@ -402,6 +404,16 @@ func (t *telemetry) policyLoaded(err error) {
 		result = "failure"
 	}
 	t.policyLoads.Add(context.Background(), 1, metric.WithAttributes(attribute.String("result", result)))
+}
+
+// flush exports the ended spans and writes the waiting decision-log lines now. Only
+// benchmarks need it, to count that work against the checks that caused it.
+func (t *telemetry) flush(ctx context.Context) error {
+	var errs []error
+	if t.spans != nil {
+		errs = append(errs, t.spans.ForceFlush(ctx))
+	}
+	return errors.Join(append(errs, t.dlog.Flush(ctx))...)
 }
 
 func (t *telemetry) shutdown(ctx context.Context) error {

@@ -80,6 +80,7 @@ type Logger struct {
 	mu           sync.Mutex
 	pending      []byte
 	pendingLines int
+	queued       uint64        // records ever appended to pending
 	wake         chan struct{} // a token when pending got its first line, or on Close
 	flushNow     chan struct{} // a token when pending should be written without waiting, or on Close
 	flushEvery   time.Duration
@@ -88,8 +89,9 @@ type Logger struct {
 	done     chan struct{}
 	closeErr error // set by the writer before done is closed
 
-	dropped atomic.Uint64
-	written atomic.Uint64
+	dropped   atomic.Uint64
+	written   atomic.Uint64
+	processed atomic.Uint64 // queued records the writer has written or dropped
 }
 
 // maxPendingBytes bounds the memory of waiting snapshots whatever their size;
@@ -220,6 +222,7 @@ func (l *Logger) Log(r *Record) {
 	}
 	l.pending = append(l.pending, s.b...)
 	l.pendingLines++
+	l.queued++
 	first := l.pendingLines == 1
 	full := l.pendingLines == (l.queueSize+1)/2 || len(l.pending) >= flushBytes && len(l.pending)-len(s.b) < flushBytes
 	l.mu.Unlock()
@@ -286,6 +289,34 @@ func (l *Logger) Close(ctx context.Context) error {
 		l.abandon.Store(true)
 		return fmt.Errorf("decision log: closing with %d lines not written: %w", waiting, ctx.Err())
 	}
+}
+
+// Flush asks the writer to write the waiting lines now, without waiting for the flush
+// interval, and waits until every record logged before the call is written or dropped, or
+// ctx is done. The service never needs it (Close flushes); benchmarks use it to count the
+// writer's work against the checks that caused it.
+func (l *Logger) Flush(ctx context.Context) error {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	target := l.queued
+	l.mu.Unlock()
+	if l.processed.Load() >= target {
+		return nil
+	}
+	signal(l.wake)
+	signal(l.flushNow)
+	for l.processed.Load() < target {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("decision log: flush: %w", ctx.Err())
+		case <-l.done:
+			return nil // closed: what was left has been written or dropped
+		case <-time.After(50 * time.Microsecond):
+		}
+	}
+	return nil
 }
 
 // Dropped is the number of lines lost: queue full, write failures, Log after Close.

@@ -449,3 +449,35 @@ func TestCloseFlushesWithoutWaiting(t *testing.T) {
 		t.Errorf("%d lines written by Close, want 1", l.Written())
 	}
 }
+
+func TestFlushWritesWithoutWaiting(t *testing.T) {
+	out := &countingWriter{}
+	l, err := New(Options{Stdout: out, FlushInterval: MaxFlushInterval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := l.Flush(ctx); err != nil { // nothing logged yet
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		l.Log(&Record{DecisionID: fmt.Sprint(i), Decision: Deny})
+	}
+	if err := l.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if l.Written() != 10 { // long before the 10 s interval
+		t.Errorf("%d lines written after Flush, want 10", l.Written())
+	}
+	if got := len(parseLines(t, out.Bytes())); got != 10 {
+		t.Errorf("%d lines in the output", got)
+	}
+	if err := l.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Flush(ctx); err != nil {
+		t.Errorf("Flush after Close: %v", err)
+	}
+}

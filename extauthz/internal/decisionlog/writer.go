@@ -115,6 +115,7 @@ func (w *writer) run() {
 			batch, n, closed := l.take(w.spare)
 			if n > 0 {
 				w.writeBatch(batch, n)
+				l.processed.Add(uint64(n))
 			}
 			w.spare = batch
 			if cap(w.spare) > maxSpare {
@@ -124,6 +125,7 @@ func (w *writer) run() {
 			case l.abandon.Load():
 				_, n, _ := l.take(nil)
 				l.dropped.Add(uint64(n))
+				l.processed.Add(uint64(n))
 				return
 			case closed && n == 0:
 				return
