@@ -12,9 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/tools/txtar"
-
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/tools/txtar"
 
 	"github.com/gatehouse/gatehouse/policies"
 )

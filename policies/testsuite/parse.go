@@ -246,17 +246,23 @@ func (d *decoder) groups(n *yaml.Node, path, member string) map[string][]string 
 }
 
 func (d *decoder) tables(n *yaml.Node, path string) []Table {
+	return listOf(d, n, path, "tests", d.table)
+}
+
+// listOf reads a sequence whose items one decodes; what names the items in the error for
+// anything else.
+func listOf[T any](d *decoder, n *yaml.Node, path, what string, one func(*yaml.Node, string) T) []T {
 	n = resolve(n)
 	if isNull(n) {
 		return nil
 	}
 	if n.Kind != yaml.SequenceNode {
-		d.fail(n, path, "want a list of tests")
+		d.fail(n, path, "want a list of %s", what)
 		return nil
 	}
-	out := make([]Table, 0, len(n.Content))
+	out := make([]T, 0, len(n.Content))
 	for i, item := range n.Content {
-		out = append(out, d.table(item, fmt.Sprintf("%s[%d]", path, i)))
+		out = append(out, one(item, fmt.Sprintf("%s[%d]", path, i)))
 	}
 	return out
 }
@@ -327,19 +333,7 @@ func (d *decoder) tableInput(n *yaml.Node, path string) TableInput {
 }
 
 func (d *decoder) expectations(n *yaml.Node, path string) []Expectation {
-	n = resolve(n)
-	if isNull(n) {
-		return nil
-	}
-	if n.Kind != yaml.SequenceNode {
-		d.fail(n, path, "want a list of expectations")
-		return nil
-	}
-	out := make([]Expectation, 0, len(n.Content))
-	for i, item := range n.Content {
-		out = append(out, d.expectation(item, fmt.Sprintf("%s[%d]", path, i)))
-	}
-	return out
+	return listOf(d, n, path, "expectations", d.expectation)
 }
 
 func (d *decoder) expectation(n *yaml.Node, path string) Expectation {
@@ -412,75 +406,57 @@ func (d *decoder) effects(n *yaml.Node, path string) []ActionEffect {
 }
 
 func (d *decoder) outputExpectations(n *yaml.Node, path string) []OutputExpectation {
-	n = resolve(n)
-	if isNull(n) {
-		return nil
-	}
-	if n.Kind != yaml.SequenceNode {
-		d.fail(n, path, "want a list of output expectations")
-		return nil
-	}
-	var out []OutputExpectation
-	for i, item := range n.Content {
-		p := fmt.Sprintf("%s[%d]", path, i)
-		var oe OutputExpectation
-		d.object(item, p, func(name string, f field, path string) bool {
-			switch name {
-			case "action":
-				oe.Action = d.str(f.val, path)
-			case "expected":
-				oe.Expected = d.outputValues(f.val, path)
-			default:
-				return false
-			}
-			return true
-		})
-		if oe.Action == "" {
-			d.fail(resolve(item), join(p, "action"), "value is required")
+	return listOf(d, n, path, "output expectations", d.outputExpectation)
+}
+
+func (d *decoder) outputExpectation(item *yaml.Node, p string) OutputExpectation {
+	var oe OutputExpectation
+	d.object(item, p, func(name string, f field, path string) bool {
+		switch name {
+		case "action":
+			oe.Action = d.str(f.val, path)
+		case "expected":
+			oe.Expected = d.outputValues(f.val, path)
+		default:
+			return false
 		}
-		if len(oe.Expected) == 0 {
-			d.fail(resolve(item), join(p, "expected"), "value is required")
-		}
-		out = append(out, oe)
+		return true
+	})
+	if oe.Action == "" {
+		d.fail(resolve(item), join(p, "action"), "value is required")
 	}
-	return out
+	if len(oe.Expected) == 0 {
+		d.fail(resolve(item), join(p, "expected"), "value is required")
+	}
+	return oe
 }
 
 func (d *decoder) outputValues(n *yaml.Node, path string) []OutputValue {
-	n = resolve(n)
-	if isNull(n) {
-		return nil
-	}
-	if n.Kind != yaml.SequenceNode {
-		d.fail(n, path, "want a list of {src, val}")
-		return nil
-	}
-	var out []OutputValue
-	for i, item := range n.Content {
-		p := fmt.Sprintf("%s[%d]", path, i)
-		var ov OutputValue
-		hasVal := false
-		d.object(item, p, func(name string, f field, path string) bool {
-			switch name {
-			case "src":
-				ov.Src = d.str(f.val, path)
-			case "val":
-				hasVal = true
-				ov.Val = d.value(f.val, path)
-			default:
-				return false
-			}
-			return true
-		})
-		if ov.Src == "" {
-			d.fail(resolve(item), join(p, "src"), "value is required")
+	return listOf(d, n, path, "{src, val}", d.outputValue)
+}
+
+func (d *decoder) outputValue(item *yaml.Node, p string) OutputValue {
+	var ov OutputValue
+	hasVal := false
+	d.object(item, p, func(name string, f field, path string) bool {
+		switch name {
+		case "src":
+			ov.Src = d.str(f.val, path)
+		case "val":
+			hasVal = true
+			ov.Val = d.value(f.val, path)
+		default:
+			return false
 		}
-		if !hasVal {
-			d.fail(resolve(item), join(p, "val"), "value is required")
-		}
-		out = append(out, ov)
+		return true
+	})
+	if ov.Src == "" {
+		d.fail(resolve(item), join(p, "src"), "value is required")
 	}
-	return out
+	if !hasVal {
+		d.fail(resolve(item), join(p, "val"), "value is required")
+	}
+	return ov
 }
 
 // sortedKeys returns a map's keys in order.
