@@ -15,7 +15,7 @@ import (
 //
 //	go test -run '^$' -fuzz FuzzLoadPolicy -fuzztime 60s ./policies
 func FuzzLoadPolicy(f *testing.F) {
-	store := filepath.Join(conformanceDir, "store")
+	store := requireConformance(f, "store")
 	_ = filepath.WalkDir(store, func(path string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && isPolicyFile(d.Name()) {
 			if data, err := os.ReadFile(path); err == nil {

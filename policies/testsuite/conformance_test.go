@@ -16,23 +16,14 @@ import (
 	"golang.org/x/tools/txtar"
 
 	"github.com/gatehouse/gatehouse/policies"
+	"github.com/gatehouse/gatehouse/policies/internal/conformancedata"
 )
 
-// conformanceDir is the Cerbos conformance data shipped beside the repository.
-const conformanceDir = "../../../shared/conformance/cerbos"
-
-// requireConformance returns the path of a conformance sub-directory, skipping the test
-// when the data is absent on a developer machine; under CI a missing directory fails.
+// requireConformance returns the path of a conformance sub-directory (see
+// conformancedata.Dir).
 func requireConformance(t testing.TB, sub string) string {
 	t.Helper()
-	dir := filepath.Join(conformanceDir, sub)
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("conformance data missing: %v", err)
-		}
-		t.Skipf("conformance data not available: %v", err)
-	}
-	return dir
+	return conformancedata.Dir(t, sub)
 }
 
 // expectedFailures are the verify cases gatehouse does not reproduce, with the reason.

@@ -10,24 +10,15 @@ import (
 
 	"github.com/gobwas/glob"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/gatehouse/gatehouse/policies/internal/conformancedata"
 )
 
-// conformanceDir is the shared Cerbos conformance data, reached from this
-// package's directory.
-var conformanceDir = filepath.Join("..", "..", "..", "..", "shared", "conformance", "cerbos")
-
-// requireConformance returns the conformance folder sub, skipping the test
-// when the shared data is absent, unless CI=true.
-func requireConformance(t *testing.T, sub string) string {
+// requireConformance returns the path of a conformance sub-directory (see
+// conformancedata.Dir).
+func requireConformance(t testing.TB, sub string) string {
 	t.Helper()
-	dir := filepath.Join(conformanceDir, sub)
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("conformance data missing: %v", err)
-		}
-		t.Skipf("conformance data missing: %v", err)
-	}
-	return dir
+	return conformancedata.Dir(t, sub)
 }
 
 // jsonAttrs converts attributes decoded from YAML into what the Cerbos API
