@@ -46,19 +46,12 @@ type Option func(*options)
 
 type options struct {
 	tracerProvider trace.TracerProvider
-	meterProvider  metric.MeterProvider
 }
 
 // WithTracerProvider sends spans to tp instead of the exporter the OTEL_* environment
 // variables select.
 func WithTracerProvider(tp trace.TracerProvider) Option {
 	return func(o *options) { o.tracerProvider = tp }
-}
-
-// WithMeterProvider records metrics with mp instead of the Prometheus exporter behind
-// /metrics.
-func WithMeterProvider(mp metric.MeterProvider) Option {
-	return func(o *options) { o.meterProvider = mp }
 }
 
 // telemetry is what a check reports: spans, metrics and the decision log. Every part is
@@ -80,10 +73,9 @@ type telemetry struct {
 	inFlight       atomic.Int64
 	kinds, actions boundedValues
 
-	duration     metric.Float64Histogram
-	outcomeAttrs [3][]metric.RecordOption
-	rpcDuration  metric.Float64Histogram
-	rpcAttrs     cowMap[rpcKey, []metric.RecordOption]
+	duration     *histogramVec[int] // by outcome
+	outcomeAttrs [3]attribute.Set
+	rpcDuration  *histogramVec[rpcKey]
 	keyLoads     metric.Int64Counter
 	policyLoads  metric.Int64Counter
 
@@ -92,7 +84,8 @@ type telemetry struct {
 	meterProvider metric.MeterProvider
 	meter         metric.Meter
 
-	metricsHandler http.Handler // nil when metrics are not served
+	reader         *sdkmetric.ManualReader // what /metrics collects from; nil when metrics are off
+	metricsHandler http.Handler            // nil when metrics are not served
 	shutdowns      []func(context.Context) error
 }
 
@@ -158,24 +151,21 @@ func newTelemetry(ctx context.Context, cfg *Config, log *slog.Logger, o *options
 		t.tracer = tp.Tracer(instrumentationName)
 	}
 
-	mp := o.meterProvider
-	if mp == nil && !tc.Metrics.Disabled {
-		// The Prometheus text format carries no exemplars: do not collect them.
-		reader := sdkmetric.NewManualReader()
-		sdk := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader), sdkmetric.WithResource(res),
+	var mp metric.MeterProvider = metricnoop.NewMeterProvider()
+	if !tc.Metrics.Disabled {
+		// The histograms come from a producer (histogram.go); the Prometheus text format
+		// carries no exemplars, so none are collected.
+		t.reader = sdkmetric.NewManualReader(sdkmetric.WithProducer(histogramProducer{t}))
+		sdk := sdkmetric.NewMeterProvider(sdkmetric.WithReader(t.reader), sdkmetric.WithResource(res),
 			sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter))
 		t.shutdowns = append(t.shutdowns, sdk.Shutdown)
 		mp = sdk
-		h := promtext.NewHandler(reader)
+		h := promtext.NewHandler(t.reader)
 		h.OnError = func(err error) { log.Error("collecting metrics", "error", err) }
 		t.metricsHandler = h
 		if err := runtime.Start(runtime.WithMeterProvider(mp)); err != nil {
 			return nil, fmt.Errorf("runtime metrics: %w", err)
 		}
-	}
-	if mp == nil {
-		mp = metricnoop.NewMeterProvider()
-	} else {
 		t.metrics = true
 	}
 	t.meterProvider, t.meter = mp, mp.Meter(instrumentationName)
@@ -212,10 +202,8 @@ func (t *telemetry) instruments(m metric.Meter) error {
 			return nil
 		}))
 	add(err)
-	t.duration, err = m.Float64Histogram("gatehouse.check.duration", metric.WithUnit("s"),
-		metric.WithDescription("Time to answer a check, by decision."),
-		metric.WithExplicitBucketBoundaries(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1))
-	add(err)
+	t.duration = newHistogramVec[int]("gatehouse.check.duration", "Time to answer a check, by decision.", "s",
+		[]float64{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1})
 	_, err = m.Int64ObservableUpDownCounter("gatehouse.checks.in_flight",
 		metric.WithDescription("Checks being answered."),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
@@ -236,20 +224,13 @@ func (t *telemetry) instruments(m metric.Meter) error {
 	t.policyLoads, err = m.Int64Counter("gatehouse.policy.loads",
 		metric.WithDescription("Loads of the policy repository, by result."))
 	add(err)
-	t.rpcDuration, err = m.Float64Histogram("rpc.server.call.duration", metric.WithUnit("s"),
-		metric.WithDescription("Duration of gRPC calls served (Check and health), by method and status code."),
-		metric.WithExplicitBucketBoundaries(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
-	add(err)
+	t.rpcDuration = newHistogramVec[rpcKey]("rpc.server.call.duration",
+		"Duration of gRPC calls served (Check and health), by method and status code.", "s",
+		[]float64{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10})
 	for i, name := range outcomeNames {
-		t.outcomeAttrs[i] = recordOpts(attribute.NewSet(attribute.String("decision", name)))
+		t.outcomeAttrs[i] = attribute.NewSet(attribute.String("decision", name))
 	}
 	return errors.Join(errs...)
-}
-
-// recordOpts are the options of a histogram record with these attributes, as the slice
-// Record takes: passing a prepared slice allocates nothing.
-func recordOpts(set attribute.Set) []metric.RecordOption {
-	return []metric.RecordOption{metric.WithAttributeSet(set)}
 }
 
 // counterSet counts by label combination, an atomic per combination.
@@ -352,12 +333,11 @@ func (t *telemetry) recordRPC(ctx context.Context, fullMethod string, err error,
 
 func (t *telemetry) recordRPCDuration(ctx context.Context, fullMethod string, code codes.Code, d time.Duration) {
 	key := rpcKey{fullMethod, code}
-	opts := t.rpcAttrs.get(key, func() []metric.RecordOption {
-		return recordOpts(attribute.NewSet(attribute.String("rpc.system.name", "grpc"),
+	t.rpcDuration.record(key, func() attribute.Set {
+		return attribute.NewSet(attribute.String("rpc.system.name", "grpc"),
 			attribute.String("rpc.method", strings.TrimPrefix(fullMethod, "/")),
-			attribute.String("rpc.response.status_code", key.code.String())))
-	})
-	t.rpcDuration.Record(ctx, d.Seconds(), opts...)
+			attribute.String("rpc.response.status_code", key.code.String()))
+	}, d.Seconds())
 }
 
 // recordCheck counts one answered check and its duration.
@@ -367,7 +347,7 @@ func (t *telemetry) recordCheck(ctx context.Context, outcome int, reason, kind, 
 		return attribute.NewSet(attribute.String("decision", outcomeNames[outcome]), attribute.String("reason", key.reason),
 			attribute.String("resource_kind", key.kind), attribute.String("action", key.action))
 	})
-	t.duration.Record(ctx, elapsed.Seconds(), t.outcomeAttrs[outcome]...)
+	t.duration.record(outcome, func() attribute.Set { return t.outcomeAttrs[outcome] }, elapsed.Seconds())
 }
 
 // TokenVerified implements mapping.Observer: a metric, and a span under the mapping span.

@@ -237,9 +237,8 @@ func histogramCount(t *testing.T, m metricdata.Metrics, attrs string) uint64 {
 }
 
 func TestMetricsMove(t *testing.T) {
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	svc, client, _ := startService(t, demoConfig(t), WithMeterProvider(mp))
+	svc, client, _ := startService(t, demoConfig(t))
+	reader := svc.tel.reader // what /metrics serves
 	alice, bob := token(t, "alice"), token(t, "bob")
 	send := func(n int, req *authv3.CheckRequest) {
 		t.Helper()
@@ -308,9 +307,8 @@ func TestMetricsMove(t *testing.T) {
 // (context_extensions feed kindExpr) and tokens: the label sets must stay few, and no label
 // value may be request data beyond the bounded kinds.
 func TestMetricLabelsStayBounded(t *testing.T) {
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	svc, _, _ := startService(t, demoConfig(t), WithMeterProvider(mp))
+	svc, _, _ := startService(t, demoConfig(t))
+	reader := svc.tel.reader
 	srv := svc.Server()
 	rng := rand.New(rand.NewPCG(1, 2))
 	alice := token(t, "alice")
