@@ -116,26 +116,41 @@ type Set struct {
 
 // LoadDir reads and compiles the policy repository in dir.
 func LoadDir(dir string, cfg Config) (*Set, error) {
+	_, set, err := LoadDirRepository(dir, cfg)
+	return set, err
+}
+
+// LoadDirRepository is LoadDir that also returns the repository it read (see
+// LoadRepository).
+func LoadDirRepository(dir string, cfg Config) (*Repository, *Set, error) {
 	info, err := os.Stat(dir)
 	if err != nil {
-		return nil, fmt.Errorf("policy directory: %w", err)
+		return nil, nil, fmt.Errorf("policy directory: %w", err)
 	}
 	if !info.IsDir() {
-		return nil, fmt.Errorf("policy directory %s: not a directory", dir)
+		return nil, nil, fmt.Errorf("policy directory %s: not a directory", dir)
 	}
-	return Load(os.DirFS(dir), cfg)
+	return LoadRepository(os.DirFS(dir), cfg)
 }
 
 // Load reads and compiles the policy repository in fsys. All problems are returned in
 // one ProblemList.
 func Load(fsys fs.FS, cfg Config) (*Set, error) {
+	_, set, err := LoadRepository(fsys, cfg)
+	return set, err
+}
+
+// LoadRepository is Load that also returns the repository it read, for callers that
+// compile it again with other settings (policy test suites), without reading the files
+// twice.
+func LoadRepository(fsys fs.FS, cfg Config) (*Repository, *Set, error) {
 	ps := &problems{}
 	repo := readRepository(fsys, ps)
 	set := compileRepository(repo, cfg, ps)
 	if err := ps.err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return set, nil
+	return repo, set, nil
 }
 
 // Compile compiles a repository read with ReadRepository.

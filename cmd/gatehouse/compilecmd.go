@@ -108,14 +108,6 @@ func runCompile(stdout, stderr io.Writer, dir string, f compileFlags) error {
 // compileRepository reads and compiles dir, every problem reported at once. With
 // ignoreSchemas the policies' schema references are not loaded or checked.
 func compileRepository(dir string, ignoreSchemas bool) (*policies.Repository, *policies.Set, error) {
-	set, err := policies.LoadDir(dir, policies.Config{IgnoreSchemas: ignoreSchemas})
-	if err != nil {
-		return nil, nil, err
-	}
 	// The suites compile the repository again with their own options.
-	repo, err := policies.ReadRepository(os.DirFS(dir))
-	if err != nil {
-		return nil, nil, err
-	}
-	return repo, set, nil
+	return policies.LoadDirRepository(dir, policies.Config{IgnoreSchemas: ignoreSchemas})
 }
